@@ -1,0 +1,192 @@
+//! AES-256-GCM with 96-bit nonces and 128-bit tags, behind one small type.
+//!
+//! Natively the backend is `ring` (hand-tuned assembly; the field-encryption benchmark
+//! needs its large-message throughput). On wasm32 it is RustCrypto's `aes-gcm`, pure
+//! Rust. Both produce the same bytes (it is the same standard, and both are checked
+//! against the Wycheproof vectors here), so a ciphertext made in a browser opens on the
+//! server and the other way round. The expanded key schedule lives in the value, so a
+//! cached [`AeadKey`] costs one AES-GCM call per message and nothing else.
+//!
+//! Caveat: `ring` does not wipe its expanded key schedule on drop; `aes-gcm` does
+//! (its `zeroize` feature). Keys live as long as their keyring either way.
+
+use super::error::CryptoError;
+
+/// Nonce length in bytes.
+pub const NONCE_LEN: usize = 12;
+/// Tag length in bytes.
+pub const TAG_LEN: usize = 16;
+
+/// An AES-256-GCM key with its expanded schedule.
+pub struct AeadKey {
+    #[cfg(not(target_arch = "wasm32"))]
+    inner: ring_backend::Key,
+    #[cfg(target_arch = "wasm32")]
+    inner: rustcrypto_backend::Key,
+}
+
+impl std::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AeadKey(..)")
+    }
+}
+
+impl AeadKey {
+    /// Expands `key` once.
+    pub fn new(key: &[u8; 32]) -> Result<Self, CryptoError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let inner = ring_backend::Key::new(key)?;
+        #[cfg(target_arch = "wasm32")]
+        let inner = rustcrypto_backend::Key::new(key);
+        Ok(Self { inner })
+    }
+
+    /// Encrypts `buf[start..]` in place and appends the tag.
+    pub fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<(), CryptoError> {
+        self.inner.seal_in_place(nonce, aad, buf, start)
+    }
+
+    /// Decrypts `ciphertext || tag` into a new buffer; any failure is
+    /// [`CryptoError::DecryptFailed`].
+    pub fn open(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        self.inner.open(nonce, aad, ciphertext_and_tag)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod ring_backend {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    use zeroize::Zeroizing;
+
+    use super::{CryptoError, NONCE_LEN, TAG_LEN};
+
+    pub(crate) struct Key(LessSafeKey);
+
+    impl Key {
+        pub(crate) fn new(key: &[u8; 32]) -> Result<Self, CryptoError> {
+            let unbound =
+                UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::InvalidKey {
+                    reason: "aes-256-gcm needs a 32-byte key",
+                })?;
+            Ok(Self(LessSafeKey::new(unbound)))
+        }
+
+        pub(crate) fn seal_in_place(
+            &self,
+            nonce: &[u8; NONCE_LEN],
+            aad: &[u8],
+            buf: &mut Vec<u8>,
+            start: usize,
+        ) -> Result<(), CryptoError> {
+            let body = buf.get_mut(start..).ok_or(CryptoError::InvalidSpec {
+                reason: "seal start past the end of the buffer".to_owned(),
+            })?;
+            let tag = self
+                .0
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    body,
+                )
+                .map_err(|_| CryptoError::InvalidSpec {
+                    reason: "message too long for aes-gcm".to_owned(),
+                })?;
+            buf.extend_from_slice(tag.as_ref());
+            Ok(())
+        }
+
+        pub(crate) fn open(
+            &self,
+            nonce: &[u8; NONCE_LEN],
+            aad: &[u8],
+            ciphertext_and_tag: &[u8],
+        ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+            if ciphertext_and_tag.len() < TAG_LEN {
+                return Err(CryptoError::DecryptFailed);
+            }
+            let mut buf = Zeroizing::new(ciphertext_and_tag.to_vec());
+            let len = self
+                .0
+                .open_in_place(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    buf.as_mut_slice(),
+                )
+                .map_err(|_| CryptoError::DecryptFailed)?
+                .len();
+            buf.truncate(len);
+            Ok(buf)
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod rustcrypto_backend {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    use aes_gcm::{Aes256Gcm, Nonce, Tag};
+    use zeroize::Zeroizing;
+
+    use super::{CryptoError, NONCE_LEN, TAG_LEN};
+
+    pub(crate) struct Key(Aes256Gcm);
+
+    impl Key {
+        pub(crate) fn new(key: &[u8; 32]) -> Self {
+            Self(Aes256Gcm::new(key.into()))
+        }
+
+        pub(crate) fn seal_in_place(
+            &self,
+            nonce: &[u8; NONCE_LEN],
+            aad: &[u8],
+            buf: &mut Vec<u8>,
+            start: usize,
+        ) -> Result<(), CryptoError> {
+            let body = buf.get_mut(start..).ok_or(CryptoError::InvalidSpec {
+                reason: "seal start past the end of the buffer".to_owned(),
+            })?;
+            let tag = self
+                .0
+                .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
+                .map_err(|_| CryptoError::InvalidSpec {
+                    reason: "message too long for aes-gcm".to_owned(),
+                })?;
+            buf.extend_from_slice(&tag);
+            Ok(())
+        }
+
+        pub(crate) fn open(
+            &self,
+            nonce: &[u8; NONCE_LEN],
+            aad: &[u8],
+            ciphertext_and_tag: &[u8],
+        ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+            let split = ciphertext_and_tag
+                .len()
+                .checked_sub(TAG_LEN)
+                .ok_or(CryptoError::DecryptFailed)?;
+            let (body, tag) = ciphertext_and_tag.split_at(split);
+            let mut buf = Zeroizing::new(body.to_vec());
+            self.0
+                .decrypt_in_place_detached(
+                    Nonce::from_slice(nonce),
+                    aad,
+                    buf.as_mut_slice(),
+                    Tag::from_slice(tag),
+                )
+                .map_err(|_| CryptoError::DecryptFailed)?;
+            Ok(buf)
+        }
+    }
+}

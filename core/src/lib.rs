@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod calls;
+pub mod crypto;
+pub mod error;
+pub mod identity;
+pub mod policy;
+pub mod webhook;
+
+pub use calls::{Answer, ErrorBody};
+pub use error::Diagnostic;
