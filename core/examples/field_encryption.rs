@@ -3,6 +3,8 @@
 //!
 //! Run with: `cargo run -p phylax-core --example field_encryption`
 
+#![allow(clippy::indexing_slicing, reason = "an example reads known keys")]
+
 use phylax_core::crypto::{FieldSpec, IndexSpec, Keyring, Normalization, RecordSpec, RootKey};
 use phylax_core::Diagnostic;
 use serde_json::json;

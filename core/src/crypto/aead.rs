@@ -190,3 +190,140 @@ pub(crate) mod rustcrypto_backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Wycheproof AES-GCM: every AES-256, 96-bit-IV, 128-bit-tag case, valid and invalid,
+    //! through both backends (the native one and the one wasm32 uses).
+
+    use serde_json::Value;
+
+    use super::{rustcrypto_backend, AeadKey, CryptoError, NONCE_LEN};
+
+    const VECTORS: &str = include_str!("../../tests/data/wycheproof/aes_gcm_test.json");
+
+    struct Case {
+        id: u64,
+        key: [u8; 32],
+        nonce: [u8; NONCE_LEN],
+        aad: Vec<u8>,
+        msg: Vec<u8>,
+        ct_and_tag: Vec<u8>,
+        valid: bool,
+    }
+
+    fn cases() -> Vec<Case> {
+        let doc: Value = serde_json::from_str(VECTORS).unwrap();
+        let hex = |t: &Value, k: &str| hex::decode(t[k].as_str().unwrap()).unwrap();
+        let mut out = Vec::new();
+        for group in doc["testGroups"].as_array().unwrap() {
+            if group["keySize"] != 256 || group["ivSize"] != 96 || group["tagSize"] != 128 {
+                continue;
+            }
+            for t in group["tests"].as_array().unwrap() {
+                let mut ct_and_tag = hex(t, "ct");
+                ct_and_tag.extend(hex(t, "tag"));
+                out.push(Case {
+                    id: t["tcId"].as_u64().unwrap(),
+                    key: hex(t, "key").try_into().unwrap(),
+                    nonce: hex(t, "iv").try_into().unwrap(),
+                    aad: hex(t, "aad"),
+                    msg: hex(t, "msg"),
+                    ct_and_tag,
+                    valid: match t["result"].as_str().unwrap() {
+                        "valid" => true,
+                        "invalid" => false,
+                        other => panic!("unexpected result {other}"),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    type Seal = dyn Fn(&[u8; 32], &[u8; NONCE_LEN], &[u8], &[u8]) -> Vec<u8>;
+    type Open = dyn Fn(&[u8; 32], &[u8; NONCE_LEN], &[u8], &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    fn check_backend(name: &str, seal: &Seal, open: &Open) {
+        let cases = cases();
+        assert_eq!(cases.len(), 66, "the shared set has 66 such cases");
+        let (mut valid, mut invalid) = (0, 0);
+        for c in &cases {
+            let opened = open(&c.key, &c.nonce, &c.aad, &c.ct_and_tag);
+            if c.valid {
+                assert_eq!(
+                    seal(&c.key, &c.nonce, &c.aad, &c.msg),
+                    c.ct_and_tag,
+                    "{name} seal tc {}",
+                    c.id
+                );
+                assert_eq!(opened.unwrap(), c.msg, "{name} open tc {}", c.id);
+                valid += 1;
+            } else {
+                assert_eq!(
+                    opened,
+                    Err(CryptoError::DecryptFailed),
+                    "{name} must reject tc {}",
+                    c.id
+                );
+                invalid += 1;
+            }
+        }
+        assert!(valid > 0 && invalid > 0, "both kinds are exercised");
+    }
+
+    #[test]
+    fn wycheproof_aes_256_gcm_active_backend() {
+        check_backend(
+            "active",
+            &|key, nonce, aad, msg| {
+                let mut buf = msg.to_vec();
+                AeadKey::new(key)
+                    .unwrap()
+                    .seal_in_place(nonce, aad, &mut buf, 0)
+                    .unwrap();
+                buf
+            },
+            &|key, nonce, aad, ct| {
+                AeadKey::new(key)
+                    .unwrap()
+                    .open(nonce, aad, ct)
+                    .map(|p| p.to_vec())
+            },
+        );
+    }
+
+    #[test]
+    fn wycheproof_aes_256_gcm_rustcrypto_backend() {
+        check_backend(
+            "rustcrypto",
+            &|key, nonce, aad, msg| {
+                let mut buf = msg.to_vec();
+                rustcrypto_backend::Key::new(key)
+                    .seal_in_place(nonce, aad, &mut buf, 0)
+                    .unwrap();
+                buf
+            },
+            &|key, nonce, aad, ct| {
+                rustcrypto_backend::Key::new(key)
+                    .open(nonce, aad, ct)
+                    .map(|p| p.to_vec())
+            },
+        );
+    }
+
+    #[test]
+    fn short_input_is_rejected_not_a_panic() {
+        let key = AeadKey::new(&[7; 32]).unwrap();
+        for len in 0..16 {
+            assert_eq!(
+                key.open(&[0; 12], b"", &vec![0; len]),
+                Err(CryptoError::DecryptFailed)
+            );
+            assert_eq!(
+                rustcrypto_backend::Key::new(&[7; 32]).open(&[0; 12], b"", &vec![0; len]),
+                Err(CryptoError::DecryptFailed)
+            );
+        }
+    }
+}

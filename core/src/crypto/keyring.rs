@@ -597,3 +597,26 @@ impl Keyring {
         self.encrypt_with_nonce(field, record_id, plaintext, nonce)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_header_nonce_body_tag_and_deterministic_for_a_fixed_nonce() {
+        let root = RootKey::insecure_dev_key().unwrap();
+        let k = Keyring::create("acme", &root, 1).unwrap();
+        let nonce = [0x11; NONCE_LEN];
+        let a = k
+            .encrypt_field_with_nonce_for_tests("f", "r", b"hello", &nonce)
+            .unwrap();
+        let b = k
+            .encrypt_field_with_nonce_for_tests("f", "r", b"hello", &nonce)
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(&a[..HEADER_LEN], &[1, 1, 0, 0, 0, 1]);
+        assert_eq!(&a[HEADER_LEN..HEADER_LEN + NONCE_LEN], &nonce);
+        assert_eq!(a.len(), 5 + OVERHEAD);
+        assert_eq!(&k.decrypt_field_bytes("f", "r", &a).unwrap()[..], b"hello");
+    }
+}
