@@ -133,18 +133,15 @@ pub fn encrypt_field(
     })
 }
 
-/// `decryptField`. A value that is not UTF-8 (encrypted through the binary API) is
-/// reported as malformed here.
+/// `decryptField`.
 pub fn decrypt_field(
     keyring: &Keyring,
     req: &DecryptFieldRequest,
 ) -> Result<PlaintextResponse, CryptoError> {
-    let bytes = keyring.decrypt_field(&req.field, &req.record_id, &req.ciphertext)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| CryptoError::MalformedCiphertext {
-        reason: "the decrypted value is not UTF-8 text; use the binary API",
-    })?;
     Ok(PlaintextResponse {
-        plaintext: text.to_owned(),
+        plaintext: keyring
+            .decrypt_field_text(&req.field, &req.record_id, &req.ciphertext)?
+            .to_string(),
     })
 }
 

@@ -318,6 +318,21 @@ impl Keyring {
         self.decrypt_field_bytes(field, record_id, &envelope::decode_text(ciphertext)?)
     }
 
+    /// Decrypts a text-form field ciphertext whose value is UTF-8 text. A value that is
+    /// not text (encrypted through the binary API) is reported as malformed.
+    pub fn decrypt_field_text(
+        &self,
+        field: &str,
+        record_id: &str,
+        ciphertext: &str,
+    ) -> Result<Zeroizing<String>, CryptoError> {
+        let bytes = self.decrypt_field(field, record_id, ciphertext)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| CryptoError::MalformedCiphertext {
+            reason: "the decrypted value is not UTF-8 text; use the binary API",
+        })?;
+        Ok(Zeroizing::new(text.to_owned()))
+    }
+
     /// Decrypts a binary-form field ciphertext.
     pub fn decrypt_field_bytes(
         &self,
