@@ -1,6 +1,10 @@
 //! Conversions between JS values and the core's serde types, and the one error shape.
 //!
-//! Every failure crosses to JS as a plain `{code, message, hint}` object (the core's
+//! Requests and answers cross as JSON text, the core's JSON call types. Not
+//! `serde-wasm-bindgen`: its struct access reads only the fields it knows, so unknown
+//! fields would pass silently, while the core's request types reject them; and one
+//! string across the boundary is cheaper than one call per object property.
+//! Every failure crosses as a plain `{code, message, hint}` object (the core's
 //! [`ErrorBody`]); the TypeScript layer turns it into a `PhylaxError`. Nothing here
 //! panics, so bad input from JS never traps the module.
 
@@ -9,46 +13,39 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-/// Serializes to plain JS objects (maps become objects, not `Map`s).
-const SERIALIZER: serde_wasm_bindgen::Serializer =
-    serde_wasm_bindgen::Serializer::json_compatible();
-
-/// An error body as a JS value.
+/// An error body as a JS object `{code, message, hint}`.
 pub fn error_value(body: &ErrorBody) -> JsValue {
-    body.serialize(&SERIALIZER)
-        .unwrap_or_else(|_| JsValue::from_str(&body.message))
+    let object = js_sys::Object::new();
+    for (key, value) in [
+        ("code", &body.code),
+        ("message", &body.message),
+        ("hint", &body.hint),
+    ] {
+        // Setting a string property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &JsValue::from_str(value));
+    }
+    object.into()
 }
 
-/// Any core error as a JS value.
-pub fn core_error(err: &impl Diagnostic) -> JsValue {
-    error_value(&ErrorBody::from_diagnostic(err))
+/// Maps a core result to a JS result.
+pub fn check<T, E: Diagnostic>(result: Result<T, E>) -> Result<T, JsValue> {
+    result.map_err(|err| error_value(&ErrorBody::from_diagnostic(&err)))
 }
 
-/// Reads a request object given by JS.
-pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value).map_err(|err| {
-        error_value(&ErrorBody {
-            code: "request.malformed".to_owned(),
-            message: format!("the request is not valid: {err}"),
-            hint: "check the argument against the documented fields (camelCase; unknown fields are rejected)".to_owned(),
-        })
-    })
+/// Reads a request given by JS as JSON text.
+pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, JsValue> {
+    phylax_core::calls::parse_request(json).map_err(|body| error_value(&body))
 }
 
-/// Converts an answer for JS.
-pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value.serialize(&SERIALIZER).map_err(|err| {
+/// Converts an answer to JSON text for JS.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String, JsValue> {
+    serde_json::to_string(value).map_err(|err| {
         error_value(&ErrorBody {
             code: "internal.serialize".to_owned(),
             message: format!("could not convert the answer: {err}"),
             hint: "report this as a bug".to_owned(),
         })
     })
-}
-
-/// Maps a core result to a JS result.
-pub fn check<T, E: Diagnostic>(result: Result<T, E>) -> Result<T, JsValue> {
-    result.map_err(|err| core_error(&err))
 }
 
 /// Reads a JS number as unix seconds.

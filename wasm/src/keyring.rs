@@ -1,10 +1,10 @@
 //! `RootKey` and `Keyring` handles over `phylax_core::crypto`.
 
+use phylax_core::crypto;
 use phylax_core::crypto::calls::{BlindIndexRequest, DecryptRecordRequest, EncryptRecordRequest};
-use phylax_core::crypto::{self, KeyringState};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{check, from_js, to_js, unix_seconds};
+use crate::convert::{check, from_json, to_json, unix_seconds};
 
 /// The operator's root key. Held only in WASM memory; `free()` wipes it.
 #[wasm_bindgen]
@@ -51,21 +51,16 @@ impl Keyring {
         })
     }
 
-    /// Opens a stored keyring state (the object `state()` returned, or its JSON text).
-    pub fn open(state: JsValue, root: &RootKey) -> Result<Keyring, JsValue> {
-        let inner = match state.as_string() {
-            Some(json) => check(crypto::Keyring::open_json(&json, &root.inner))?,
-            None => check(crypto::Keyring::open(
-                from_js::<KeyringState>(state)?,
-                &root.inner,
-            ))?,
-        };
-        Ok(Self { inner })
+    /// Opens a stored keyring state given as JSON text.
+    pub fn open(state_json: &str, root: &RootKey) -> Result<Keyring, JsValue> {
+        Ok(Self {
+            inner: check(crypto::Keyring::open_json(state_json, &root.inner))?,
+        })
     }
 
-    /// The storable state (wrapped keys only).
-    pub fn state(&self) -> Result<JsValue, JsValue> {
-        to_js(self.inner.state())
+    /// The storable state (wrapped keys only) as JSON text.
+    pub fn state(&self) -> String {
+        self.inner.to_json()
     }
 
     /// The tenant.
@@ -180,16 +175,16 @@ impl Keyring {
 
     /// `{field, value, index?, allVersions?}` → `{indexes}`.
     #[wasm_bindgen(js_name = blindIndex)]
-    pub fn blind_index(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let request: BlindIndexRequest = from_js(request)?;
-        to_js(&check(crypto::calls::blind_index(&self.inner, &request))?)
+    pub fn blind_index(&self, request_json: &str) -> Result<String, JsValue> {
+        let request: BlindIndexRequest = from_json(request_json)?;
+        to_json(&check(crypto::calls::blind_index(&self.inner, &request))?)
     }
 
     /// `{spec, recordId, record}` → `{record, indexes}`.
     #[wasm_bindgen(js_name = encryptRecord)]
-    pub fn encrypt_record(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let request: EncryptRecordRequest = from_js(request)?;
-        to_js(&check(crypto::calls::encrypt_record(
+    pub fn encrypt_record(&self, request_json: &str) -> Result<String, JsValue> {
+        let request: EncryptRecordRequest = from_json(request_json)?;
+        to_json(&check(crypto::calls::encrypt_record(
             &self.inner,
             &request,
         ))?)
@@ -197,9 +192,9 @@ impl Keyring {
 
     /// `{spec, recordId, record, readable?}` → `{record}`.
     #[wasm_bindgen(js_name = decryptRecord)]
-    pub fn decrypt_record(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let request: DecryptRecordRequest = from_js(request)?;
-        to_js(&check(crypto::calls::decrypt_record(
+    pub fn decrypt_record(&self, request_json: &str) -> Result<String, JsValue> {
+        let request: DecryptRecordRequest = from_json(request_json)?;
+        to_json(&check(crypto::calls::decrypt_record(
             &self.inner,
             &request,
         ))?)

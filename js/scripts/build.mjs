@@ -1,0 +1,53 @@
+// Builds the npm package: the Rust core to wasm32, wasm-bindgen glue, wasm-opt, then tsc.
+// Usage: node scripts/build.mjs   (from js/; the test command runs it)
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+
+const js = dirname(dirname(fileURLToPath(import.meta.url)));
+const root = dirname(js);
+const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+const tools = join(homedir(), '.cache', 'phylax', 'tools', 'bin');
+
+function run(cmd, args, opts = {}) {
+  console.log(`$ ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+}
+
+function which(name) {
+  for (const dir of [tools, ...(process.env.PATH ?? '').split(':')]) {
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${name} not found: run scripts/test, which installs it into ${tools}`);
+}
+
+// 1. The core, compiled for the web.
+run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release', '--locked']);
+const raw = join(target, 'wasm32-unknown-unknown', 'wasm-release', 'phylax_wasm.wasm');
+
+// 2. JS glue. `--target web` gives an init that takes a URL, bytes or a compiled Module.
+const glue = join(js, 'src', 'wasm');
+rmSync(glue, { recursive: true, force: true });
+run(which('wasm-bindgen'), ['--target', 'web', '--out-dir', glue, '--out-name', 'phylax', '--weak-refs', raw]);
+
+// 3. Size: wasm-opt from npm binaryen (Debian's 108 breaks wasm-bindgen's output).
+const wasm = join(glue, 'phylax_bg.wasm');
+run(join(js, 'node_modules', '.bin', 'wasm-opt'), [
+  '-Oz', '--enable-reference-types', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm,
+]);
+
+// 4. TypeScript, then the glue beside it.
+const dist = join(js, 'dist');
+rmSync(dist, { recursive: true, force: true });
+run(join(js, 'node_modules', '.bin', 'tsc'), ['-p', join(js, 'tsconfig.json')]);
+mkdirSync(join(dist, 'wasm'), { recursive: true });
+for (const file of readdirSync(glue)) copyFileSync(join(glue, file), join(dist, 'wasm', file));
+
+const bytes = readFileSync(wasm);
+console.log(`phylax_bg.wasm: ${statSync(wasm).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);

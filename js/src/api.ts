@@ -1,0 +1,6 @@
+/** The public API, shared by every entry point. */
+export { PhylaxError } from './errors.js';
+export { initPhylax, initPhylaxSync, isReady } from './runtime.js';
+export type { WasmSource } from './runtime.js';
+export { Keyring, RootKey } from './keyring.js';
+export type { EncryptedRecord, IndexSpec, KeyringState, KeySet, Normalization, RecordSpec } from './keyring.js';

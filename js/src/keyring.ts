@@ -1,0 +1,186 @@
+/** Field encryption: `RootKey` and `Keyring` over the Rust core's keyring. */
+import * as glue from './wasm/phylax.js';
+import { bytes, call, jsonCall, nowSeconds, obj, str, uint } from './errors.js';
+import { need } from './runtime.js';
+
+/** Stored keyring: wrapped keys only, safe to keep in the database. */
+export interface KeyringState {
+  format: number;
+  tenant: string;
+  dataKeys: KeySet;
+  indexKeys: KeySet;
+  destroyedAt?: number;
+}
+
+export interface KeySet {
+  active: number;
+  versions: { version: number; createdAt: number; wrapped: string }[];
+}
+
+export type Normalization = 'exact' | 'trim' | 'casefold' | 'email' | 'digits';
+
+export interface IndexSpec {
+  normalization?: Normalization;
+  /** Bytes of HMAC kept, 4 to 32 (default 16). */
+  bytes?: number;
+}
+
+export interface RecordSpec {
+  /** Kind of record, e.g. `patients`; the first part of each field path. */
+  name: string;
+  fields: { pointer: string; index?: IndexSpec }[];
+}
+
+export interface EncryptedRecord<T = Record<string, unknown>> {
+  record: T;
+  indexes: Record<string, string>;
+}
+
+/** The operator's root key, held in WASM memory. */
+export class RootKey {
+  /** @internal */
+  readonly inner: glue.RootKey;
+
+  private constructor(inner: glue.RootKey) {
+    this.inner = inner;
+  }
+
+  /** 64 hex digits or 43 base64url characters. */
+  static parse(text: string): RootKey {
+    need();
+    return new RootKey(call(() => glue.RootKey.parse(str('text', text))));
+  }
+
+  /** A fixed, publicly known key: demos and tests only. */
+  static insecureDevKey(): RootKey {
+    need();
+    return new RootKey(call(() => glue.RootKey.insecureDevKey()));
+  }
+
+  /** Wipes the key from WASM memory. */
+  free(): void {
+    this.inner.free();
+  }
+}
+
+/** A tenant's keys, opened with the root key. */
+export class Keyring {
+  readonly #inner: glue.Keyring;
+
+  private constructor(inner: glue.Keyring) {
+    this.#inner = inner;
+  }
+
+  /** A new keyring with data and index keys at version 1. */
+  static create(tenant: string, rootKey: RootKey, now: number = nowSeconds()): Keyring {
+    need();
+    return new Keyring(call(() => glue.Keyring.create(str('tenant', tenant), rootKey.inner, uint('now', now))));
+  }
+
+  /** Opens a stored state (object or JSON text). */
+  static open(state: KeyringState | string, rootKey: RootKey): Keyring {
+    need();
+    const json = typeof state === 'string' ? state : JSON.stringify(obj('state', state));
+    return new Keyring(call(() => glue.Keyring.open(json, rootKey.inner)));
+  }
+
+  /** The storable state (wrapped keys only). */
+  state(): KeyringState {
+    return JSON.parse(this.#inner.state());
+  }
+
+  get tenant(): string {
+    return this.#inner.tenant;
+  }
+
+  get activeVersion(): number {
+    return this.#inner.activeVersion;
+  }
+
+  get activeIndexVersion(): number {
+    return this.#inner.activeIndexVersion;
+  }
+
+  get isDestroyed(): boolean {
+    return this.#inner.isDestroyed;
+  }
+
+  /** New active data-key version; older ones still decrypt. */
+  rotate(rootKey: RootKey, now: number = nowSeconds()): number {
+    return call(() => this.#inner.rotate(rootKey.inner, uint('now', now)));
+  }
+
+  /** New active blind-index key version. */
+  rotateIndexKey(rootKey: RootKey, now: number = nowSeconds()): number {
+    return call(() => this.#inner.rotateIndexKey(rootKey.inner, uint('now', now)));
+  }
+
+  /** Drops an old data-key version once nothing uses it. */
+  retire(version: number): void {
+    call(() => this.#inner.retire(uint('version', version)));
+  }
+
+  /** Crypto-shreds the tenant: every ciphertext then fails with `crypto.key_destroyed`. */
+  destroy(now: number = nowSeconds()): void {
+    call(() => this.#inner.destroy(uint('now', now)));
+  }
+
+  /** Encrypts text to a `phx1.` string bound to tenant, field and record. */
+  encryptField(field: string, recordId: string, plaintext: string): string {
+    return call(() => this.#inner.encryptField(str('field', field), str('recordId', recordId), str('plaintext', plaintext)));
+  }
+
+  decryptField(field: string, recordId: string, ciphertext: string): string {
+    return call(() => this.#inner.decryptField(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
+  }
+
+  /** Binary form: bytes in, `header | nonce | ciphertext | tag` out. */
+  encryptBytes(field: string, recordId: string, plaintext: Uint8Array): Uint8Array {
+    return call(() => this.#inner.encryptBytes(str('field', field), str('recordId', recordId), bytes('plaintext', plaintext)));
+  }
+
+  decryptBytes(field: string, recordId: string, ciphertext: Uint8Array): Uint8Array {
+    return call(() => this.#inner.decryptBytes(str('field', field), str('recordId', recordId), bytes('ciphertext', ciphertext)));
+  }
+
+  /** Whether a ciphertext is under an older key version (reads the header only). */
+  needsRewrap(ciphertext: string): boolean {
+    return call(() => this.#inner.needsRewrap(str('ciphertext', ciphertext)));
+  }
+
+  /** Re-encrypts under the active version; the plaintext never leaves WASM. */
+  rewrap(field: string, recordId: string, ciphertext: string): string {
+    return call(() => this.#inner.rewrap(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
+  }
+
+  /** Blind index of `value` under the active index key: `"<version>.<base64url>"`. */
+  blindIndex(field: string, value: string, index: IndexSpec = {}): string {
+    return this.#call('blindIndex', { field: str('field', field), value: str('value', value), index: obj('index', index) }).indexes[0];
+  }
+
+  /** Blind indexes under every index-key version held, newest first (search during rotation). */
+  blindIndexAllVersions(field: string, value: string, index: IndexSpec = {}): string[] {
+    return this.#call('blindIndex', { field: str('field', field), value: str('value', value), index: obj('index', index), allVersions: true }).indexes;
+  }
+
+  /** Encrypts the spec's fields of a record and computes its blind indexes, in one call. */
+  encryptRecord<T extends object>(spec: RecordSpec, recordId: string, record: T): EncryptedRecord {
+    return this.#call('encryptRecord', { spec: obj('spec', spec), recordId: str('recordId', recordId), record: obj('record', record) });
+  }
+
+  /** Decrypts the spec's fields; with `readable` (JSON pointers) the other listed fields are dropped. */
+  decryptRecord<T = Record<string, unknown>>(spec: RecordSpec, recordId: string, record: object, options: { readable?: Iterable<string> } = {}): T {
+    const readable = options.readable === undefined ? undefined : [...options.readable];
+    return this.#call('decryptRecord', { spec: obj('spec', spec), recordId: str('recordId', recordId), record: obj('record', record), readable }).record;
+  }
+
+  /** A JSON call: request object in as JSON text, answer parsed back. */
+  #call(method: 'blindIndex' | 'encryptRecord' | 'decryptRecord', request: object): any {
+    return jsonCall(() => this.#inner[method](JSON.stringify(request)));
+  }
+
+  /** Frees the WASM memory (wiping the keys) now rather than at garbage collection. */
+  free(): void {
+    this.#inner.free();
+  }
+}
