@@ -34,7 +34,8 @@ struct Tally {
 }
 
 fn run_test(root: &Path, rel: &str, differs: &BTreeSet<String>, tally: &mut Tally) {
-    let test: Value = serde_json::from_str(&std::fs::read_to_string(root.join(rel)).unwrap()).unwrap();
+    let test: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(rel)).unwrap()).unwrap();
     let read = |key: &str| std::fs::read_to_string(root.join(test[key].as_str().unwrap())).unwrap();
     let entities: Value = serde_json::from_str(&read("entities")).unwrap();
     let spec = json!({
@@ -47,7 +48,9 @@ fn run_test(root: &Path, rel: &str, differs: &BTreeSet<String>, tally: &mut Tall
     let engine = match build_engine_json(&spec.to_string()) {
         Ok(engine) => {
             if !should_validate {
-                tally.failures.push(format!("{rel}: expected strict validation to fail, but the engine was built"));
+                tally.failures.push(format!(
+                    "{rel}: expected strict validation to fail, but the engine was built"
+                ));
                 return;
             }
             engine
@@ -59,11 +62,15 @@ fn run_test(root: &Path, rel: &str, differs: &BTreeSet<String>, tally: &mut Tall
                 // The message must point at the policy file with a line number.
                 let message = answer["error"]["message"].as_str().unwrap();
                 if !message.contains(test["policies"].as_str().unwrap()) {
-                    tally.failures.push(format!("{rel}: validation message names no file: {message}"));
+                    tally.failures.push(format!(
+                        "{rel}: validation message names no file: {message}"
+                    ));
                 }
                 tally.rejected_as_expected += 1;
             } else {
-                tally.failures.push(format!("{rel}: engine build failed: {answer}"));
+                tally
+                    .failures
+                    .push(format!("{rel}: engine build failed: {answer}"));
             }
             return;
         }
@@ -76,16 +83,30 @@ fn run_test(root: &Path, rel: &str, differs: &BTreeSet<String>, tally: &mut Tall
             "resource": req["resource"],
             "context": req["context"],
         });
-        let answer: Answer<Decision> = serde_json::from_str(&authorize_json(&engine, &request.to_string())).unwrap();
+        let answer: Answer<Decision> =
+            serde_json::from_str(&authorize_json(&engine, &request.to_string())).unwrap();
         let expected_decision = req["decision"].as_str().unwrap().to_ascii_lowercase();
-        let expected_reason: BTreeSet<&str> = req["reason"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        let expected_errors: BTreeSet<&str> = req["errors"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let expected_reason: BTreeSet<&str> = req["reason"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let expected_errors: BTreeSet<&str> = req["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         match answer {
             Answer::Ok(d) => {
                 let decision = serde_json::to_value(d.decision).unwrap();
                 let reason: BTreeSet<&str> = d.policies.iter().map(String::as_str).collect();
                 let errors: BTreeSet<&str> = d.errors.iter().map(|e| e.policy.as_str()).collect();
-                if decision != expected_decision.as_str() || reason != expected_reason || errors != expected_errors {
+                if decision != expected_decision.as_str()
+                    || reason != expected_reason
+                    || errors != expected_errors
+                {
                     tally.failures.push(format!(
                         "{rel} `{}`: got {decision} {reason:?} errors {errors:?}, expected {expected_decision} {expected_reason:?} errors {expected_errors:?}",
                         req["description"]
@@ -95,7 +116,10 @@ fn run_test(root: &Path, rel: &str, differs: &BTreeSet<String>, tally: &mut Tall
             Answer::Error(body) => {
                 // An input error is a deny with no determining policy.
                 if expected_decision != "deny" || !expected_reason.is_empty() {
-                    tally.failures.push(format!("{rel} `{}`: error {body:?}, expected {expected_decision}", req["description"]));
+                    tally.failures.push(format!(
+                        "{rel} `{}`: error {body:?}, expected {expected_decision}",
+                        req["description"]
+                    ));
                 }
             }
         }
@@ -119,10 +143,20 @@ fn handwritten_tests_match() {
     let mut tally = Tally::default();
     for group in tests_in(&root.join("tests"), |_| true) {
         for file in tests_in(&root.join("tests").join(&group), |n| n.ends_with(".json")) {
-            run_test(&root, &format!("tests/{group}/{file}"), &differs, &mut tally);
+            run_test(
+                &root,
+                &format!("tests/{group}/{file}"),
+                &differs,
+                &mut tally,
+            );
         }
     }
-    assert!(tally.failures.is_empty(), "{} failures:\n{}", tally.failures.len(), tally.failures.join("\n"));
+    assert!(
+        tally.failures.is_empty(),
+        "{} failures:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
     assert_eq!(tally.tests, 22);
     assert_eq!(tally.requests, 74);
 }
@@ -132,7 +166,9 @@ fn corpus_sample_matches() {
     let root = data();
     let differs = differs();
     let mut tally = Tally::default();
-    for file in tests_in(&root.join("corpus-tests"), |n| n.ends_with(".json") && !n.ends_with(".entities.json")) {
+    for file in tests_in(&root.join("corpus-tests"), |n| {
+        n.ends_with(".json") && !n.ends_with(".entities.json")
+    }) {
         run_test(&root, &format!("corpus-tests/{file}"), &differs, &mut tally);
     }
     assert!(
@@ -140,10 +176,20 @@ fn corpus_sample_matches() {
         "{} failures (of {} tests):\n{}",
         tally.failures.len(),
         tally.tests,
-        tally.failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        tally
+            .failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert_eq!(tally.tests, 901);
-    assert!(tally.requests >= 5_000, "only {} requests ran", tally.requests);
+    assert!(
+        tally.requests >= 5_000,
+        "only {} requests ran",
+        tally.requests
+    );
     assert!(tally.rejected_as_expected > 100, "{tally:?}");
     eprintln!("corpus sample: {} tests, {} requests decided, {} rejected by strict validation as expected", tally.tests, tally.requests, tally.rejected_as_expected);
 }

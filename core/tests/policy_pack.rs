@@ -14,7 +14,11 @@ fn cases() -> Value {
 }
 
 fn engine(cases: &Value) -> Engine {
-    let spec = pack::healthcare(BTreeMap::new(), cases["baseEntities"].as_array().unwrap().clone()).unwrap();
+    let spec = pack::healthcare(
+        BTreeMap::new(),
+        cases["baseEntities"].as_array().unwrap().clone(),
+    )
+    .unwrap();
     Engine::new(&spec).unwrap()
 }
 
@@ -33,7 +37,12 @@ fn pack_decision_table() {
             failures.push(format!("{}: error {answer:?}", case["name"]));
             continue;
         };
-        assert!(d.errors.is_empty(), "{}: evaluation errors {:?}", case["name"], d.errors);
+        assert!(
+            d.errors.is_empty(),
+            "{}: evaluation errors {:?}",
+            case["name"],
+            d.errors
+        );
         assert_eq!(d.bundle_hash, engine.bundle_hash());
         let got = serde_json::json!({"decision": d.decision, "policies": d.policies, "auditFlags": d.audit_flags});
         let want = serde_json::json!({"decision": case["decision"], "policies": case["policies"], "auditFlags": case["auditFlags"]});
@@ -44,7 +53,13 @@ fn pack_decision_table() {
             allowed += 1;
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), list.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        list.len(),
+        failures.join("\n")
+    );
     assert_eq!(allowed, 208);
 }
 
@@ -60,8 +75,16 @@ fn pack_files_have_ids_and_comments() {
             while j > 0 && lines[j - 1].starts_with('@') {
                 j -= 1;
             }
-            assert!(lines[j..i].iter().any(|l| l.starts_with("@id(")), "policy at line {} has no @id", i + 1);
-            assert!(j > 0 && lines[j - 1].starts_with("//"), "policy at line {} has no comment", i + 1);
+            assert!(
+                lines[j..i].iter().any(|l| l.starts_with("@id(")),
+                "policy at line {} has no @id",
+                i + 1
+            );
+            assert!(
+                j > 0 && lines[j - 1].starts_with("//"),
+                "policy at line {} has no comment",
+                i + 1
+            );
         }
     }
     assert_eq!(policies, 15);

@@ -250,7 +250,6 @@ impl Engine {
         for (tenant, files) in &spec.tenant_policies {
             tenancy::check_tenant_id(tenant)?;
             let layer = source::parse_layer(files, &format!("{tenant}/"))?;
-            source::validate_layer(&schema, &layer, files)?;
             for p in &layer.policies {
                 tenancy::check_tenant_policy(
                     tenant,
@@ -260,6 +259,7 @@ impl Engine {
                     &base,
                 )?;
             }
+            source::validate_layer(&schema, &layer, files)?;
             note(&layer, &mut audit);
             tenant_layers.push((tenant.clone(), layer));
         }

@@ -69,9 +69,27 @@ fn location(diag: &dyn miette::Diagnostic, text: &str) -> (u32, u32) {
         .map_or((0, 0), |label| line_col(text, label.offset()))
 }
 
-/// Message of a cedar error with its help text, on one line.
+/// Message of a cedar error with its causes and help text, on one line.
 pub(crate) fn one_line(diag: &dyn miette::Diagnostic) -> String {
     let mut msg = diag.to_string();
+    let mut cause = diag.source();
+    while let Some(err) = cause {
+        let text = err.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = err.source();
+    }
+    if let Some(related) = diag.related() {
+        for rel in related {
+            let text = rel.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+        }
+    }
     if let Some(help) = diag.help() {
         msg.push_str(" (");
         msg.push_str(&help.to_string());
