@@ -4,6 +4,14 @@
 //! engine with `buildEngine`; each request goes through `authorize` as JSON text and
 //! must match the expected decision, determining policies and erroring policies.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failing test should fail loudly"
+)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

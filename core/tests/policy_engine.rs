@@ -1,6 +1,14 @@
 //! Engine behaviour beyond the decision table: tenant layering, batch, field-level
 //! reads with record decryption, bundles, and clear errors on bad input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failing test should fail loudly"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use phylax_core::crypto::{Keyring, RecordSpec, RootKey};

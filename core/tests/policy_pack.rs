@@ -2,6 +2,14 @@
 //! DESIGN.md §1.2 by `data/gen_pack_cases.py`), replayed through the engine's JSON call.
 //! Every role x action x same/other tenant x MFA x own/other patient x break-glass.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failing test should fail loudly"
+)]
+
 use std::collections::BTreeMap;
 
 use phylax_core::policy::calls::authorize_json;
