@@ -115,6 +115,36 @@ fn decision(c: &mut Criterion) {
         g.bench_function("engine_decide", |b| {
             b.iter(|| black_box(engine.decide(black_box(&prepared)).unwrap()))
         });
+        // What the slice join costs, in parts: cloning the ~6 entities, and Cedar's
+        // store construction (transitive closure) over them.
+        let slice_uids: Vec<cedar_policy::EntityUid> = [
+            "User::\"doc0\"",
+            "Record::\"rec0\"",
+            "User::\"p0\"",
+            "Tenant::\"t0\"",
+            "Role::\"provider\"",
+            "Action::\"update\"",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        g.bench_function("part_clone_6_entities", |b| {
+            b.iter(|| {
+                black_box(
+                    slice_uids
+                        .iter()
+                        .filter_map(|u| store.get(u).cloned())
+                        .collect::<Vec<_>>(),
+                )
+            })
+        });
+        let cloned: Vec<cedar_policy::Entity> = slice_uids
+            .iter()
+            .filter_map(|u| store.get(u).cloned())
+            .collect();
+        g.bench_function("part_from_entities_6", |b| {
+            b.iter(|| black_box(Entities::from_entities(cloned.clone(), None).unwrap()))
+        });
         g.bench_function("engine_authorize_from_json_types", |b| {
             b.iter(|| black_box(engine.authorize(black_box(&req)).unwrap()))
         });
