@@ -14,6 +14,14 @@
 //! `in` test on a base entity needs no other base entity; a request entity's parents
 //! are included so the closure is recomputed across the join. A request with no
 //! entities of its own is evaluated against the base store itself, with no copy.
+//!
+//! Cost (measured in `benches/policy.rs`): a pack decision whose request brings its
+//! principal and record costs about 12 µs more than bare Cedar on a prebuilt store
+//! (~15 µs); ~8 µs of that is Cedar's own `Entities::from_entities` over the ~6 slice
+//! entities (it recomputes the transitive closure), ~1 µs cloning them. Getting under
+//! the 10% target needs a store built without recomputing closure that base entities
+//! already carry (cedar-policy-core's `TCComputation::AssumeAlreadyComputed`, not
+//! exposed by `cedar-policy`'s API), closing only the request entities' ancestors here.
 
 use std::collections::{HashMap, HashSet};
 
