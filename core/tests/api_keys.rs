@@ -43,10 +43,11 @@ fn an_issued_key_round_trips() {
         let parts: Vec<&str> = t.split('_').collect();
         parts.len() == 5
             && parts[0] == PREFIX
-            && [16, 52, 7]
-                .iter()
-                .zip(&parts[2..])
-                .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)))
+            && [16, 52, 7].iter().zip(&parts[2..]).all(|(n, p)| {
+                p.len() == *n
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+            })
     };
     assert!(scanner(text), "matches the documented scanner pattern");
 
@@ -79,7 +80,12 @@ fn a_wrong_secret_is_invalid() {
     let other = issue();
     // The other key's secret under this key id, with a correct checksum: the checksum
     // is no protection, the hash is.
-    let mut parts: Vec<String> = issued.api_key.expose().split('_').map(str::to_owned).collect();
+    let mut parts: Vec<String> = issued
+        .api_key
+        .expose()
+        .split('_')
+        .map(str::to_owned)
+        .collect();
     parts[3] = other.api_key.expose().split('_').nth(3).unwrap().to_owned();
     let body = parts[..4].join("_");
     let crc = crc32fast::hash(body.as_bytes()).to_be_bytes();
@@ -161,7 +167,11 @@ fn every_one_character_typo_is_caught_by_the_checksum() {
         let mut swapped = bytes.to_vec();
         swapped.swap(at, at + 1);
         let swapped = String::from_utf8(swapped).unwrap();
-        assert_eq!(api_key::parse(&swapped).unwrap_err(), ApiKeyError::Checksum, "swap at {at}");
+        assert_eq!(
+            api_key::parse(&swapped).unwrap_err(),
+            ApiKeyError::Checksum,
+            "swap at {at}"
+        );
     }
     // Cut short when copied.
     assert_eq!(
@@ -186,7 +196,10 @@ fn malformed_keys_say_what_is_wrong() {
         assert_eq!(err.code(), "api_key.malformed", "{bad:?}: {err}");
     }
     let long = "x".repeat(10_000);
-    assert_eq!(api_key::parse(&long).unwrap_err().code(), "api_key.malformed");
+    assert_eq!(
+        api_key::parse(&long).unwrap_err().code(),
+        "api_key.malformed"
+    );
 }
 
 #[test]
@@ -205,7 +218,9 @@ fn an_expired_key_is_refused() {
     assert_eq!(err.code(), "api_key.expired");
     // A key without expiry keeps working.
     let forever = issue_with(None);
-    assert!(api_key::verify_text(forever.api_key.expose(), &forever.record, NOW + 3_650 * DAY).is_ok());
+    assert!(
+        api_key::verify_text(forever.api_key.expose(), &forever.record, NOW + 3_650 * DAY).is_ok()
+    );
     // Expiry in the past is refused at issue time.
     let err = api_key::issue(
         &NewApiKey {
@@ -226,11 +241,17 @@ fn a_revoked_key_is_refused() {
     let issued = issue();
     let revoked = api_key::revoke(&issued.record, NOW + 100);
     let text = issued.api_key.expose();
-    assert!(api_key::verify_text(text, &revoked, NOW + 99).is_ok(), "before the revocation time");
+    assert!(
+        api_key::verify_text(text, &revoked, NOW + 99).is_ok(),
+        "before the revocation time"
+    );
     let err = api_key::verify_text(text, &revoked, NOW + 100).unwrap_err();
     assert_eq!(err.code(), "api_key.revoked");
     // Revoking again keeps the first time.
-    assert_eq!(api_key::revoke(&revoked, NOW + 500).revoked_at, Some(NOW + 100));
+    assert_eq!(
+        api_key::revoke(&revoked, NOW + 500).revoked_at,
+        Some(NOW + 100)
+    );
     // Revocation is only revealed to someone holding the secret.
     let other = issue();
     let mut impostor_record = revoked.clone();
@@ -241,7 +262,9 @@ fn a_revoked_key_is_refused() {
     );
     // A revoked key cannot be rotated.
     assert_eq!(
-        api_key::rotate(&revoked, NOW + 200, DAY, None).unwrap_err().code(),
+        api_key::rotate(&revoked, NOW + 200, DAY, None)
+            .unwrap_err()
+            .code(),
         "api_key.invalid_request"
     );
 }
@@ -250,18 +273,25 @@ fn a_revoked_key_is_refused() {
 fn the_old_key_works_inside_the_overlap_window_only() {
     let issued = issue();
     let rotated_at = NOW + 10 * DAY;
-    let rotation = api_key::rotate(&issued.record, rotated_at, DAY, Some(rotated_at + 90 * DAY)).unwrap();
+    let rotation =
+        api_key::rotate(&issued.record, rotated_at, DAY, Some(rotated_at + 90 * DAY)).unwrap();
     let new_text = rotation.issued.api_key.expose();
     let old_text = issued.api_key.expose();
 
     assert_eq!(rotation.issued.record.tenant, issued.record.tenant);
     assert_eq!(rotation.issued.record.scopes, issued.record.scopes);
-    assert_eq!(rotation.previous.replaced_by.as_deref(), Some(&*rotation.issued.record.key_id));
+    assert_eq!(
+        rotation.previous.replaced_by.as_deref(),
+        Some(&*rotation.issued.record.key_id)
+    );
     assert_eq!(rotation.previous.overlap_until, Some(rotated_at + DAY));
 
     // Inside the window the old key works, and says what replaces it.
     let inside = api_key::verify_text(old_text, &rotation.previous, rotated_at + DAY - 1).unwrap();
-    assert_eq!(inside.replaced_by.as_deref(), Some(&*rotation.issued.record.key_id));
+    assert_eq!(
+        inside.replaced_by.as_deref(),
+        Some(&*rotation.issued.record.key_id)
+    );
     assert_eq!(inside.overlap_until, Some(rotated_at + DAY));
     // Outside it, refused.
     let err = api_key::verify_text(old_text, &rotation.previous, rotated_at + DAY).unwrap_err();
@@ -298,7 +328,11 @@ fn bad_scopes_and_tenants_are_refused_at_issue() {
             NOW,
         )
         .unwrap_err();
-        assert_eq!(err.code(), "api_key.invalid_request", "{tenant:?} {scope:?}");
+        assert_eq!(
+            err.code(),
+            "api_key.invalid_request",
+            "{tenant:?} {scope:?}"
+        );
     }
 }
 
@@ -318,12 +352,13 @@ fn json_calls_issue_verify_rotate_revoke() {
     assert_eq!(parsed.key_id, issued.record.key_id);
 
     let verify = |record, scopes: &[&str], now| {
-        let answer = phylax_core::Answer::from_result(calls::verify_api_key(&calls::VerifyApiKeyRequest {
-            api_key: issued.api_key.clone(),
-            record,
-            now,
-            required_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        }));
+        let answer =
+            phylax_core::Answer::from_result(calls::verify_api_key(&calls::VerifyApiKeyRequest {
+                api_key: issued.api_key.clone(),
+                record,
+                now,
+                required_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            }));
         serde_json::from_str::<serde_json::Value>(&answer.to_json()).unwrap()
     };
     let ok = verify(issued.record.clone(), &["patients:read"], NOW);
@@ -340,15 +375,26 @@ fn json_calls_issue_verify_rotate_revoke() {
     })
     .unwrap();
     let previous = rotated.previous.unwrap();
-    assert_eq!(verify(previous.clone(), &[], NOW + 59)["ok"]["replacedBy"], rotated.record.key_id.as_str());
-    assert_eq!(verify(previous, &[], NOW + 60)["error"]["code"], "api_key.superseded");
+    assert_eq!(
+        verify(previous.clone(), &[], NOW + 59)["ok"]["replacedBy"],
+        rotated.record.key_id.as_str()
+    );
+    assert_eq!(
+        verify(previous, &[], NOW + 60)["error"]["code"],
+        "api_key.superseded"
+    );
 
     let revoked = calls::revoke_api_key(&calls::RevokeApiKeyRequest {
         record: issued.record.clone(),
         now: NOW,
     });
-    assert_eq!(verify(revoked.record, &[], NOW)["error"]["code"], "api_key.revoked");
+    assert_eq!(
+        verify(revoked.record, &[], NOW)["error"]["code"],
+        "api_key.revoked"
+    );
 
-    let bad = phylax_core::calls::parse_request::<calls::ParseApiKeyRequest>(r#"{"apiKey":"x","secret":"y"}"#);
+    let bad = phylax_core::calls::parse_request::<calls::ParseApiKeyRequest>(
+        r#"{"apiKey":"x","secret":"y"}"#,
+    );
     assert_eq!(bad.unwrap_err().code, "request.malformed");
 }

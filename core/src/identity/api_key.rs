@@ -358,7 +358,8 @@ pub fn verify(
     let computed = secret_hash(&record.tenant, key.environment, &key.key_id, &key.secret);
     let stored = parse_hash(&record.hash).unwrap_or_default();
     // The environment is inside the hash, so a test key presented as live fails here.
-    let matches = computed.ct_eq(&stored) & u8::from(record.environment == key.environment).ct_eq(&1);
+    let matches =
+        computed.ct_eq(&stored) & u8::from(record.environment == key.environment).ct_eq(&1);
     if !bool::from(matches) {
         return Err(ApiKeyError::Invalid);
     }
@@ -398,7 +399,11 @@ pub fn verify(
 }
 
 /// Parses and verifies in one step.
-pub fn verify_text(text: &str, record: &ApiKeyRecord, now: u64) -> Result<VerifiedApiKey, ApiKeyError> {
+pub fn verify_text(
+    text: &str,
+    record: &ApiKeyRecord,
+    now: u64,
+) -> Result<VerifiedApiKey, ApiKeyError> {
     verify(&parse(text)?, record, now)
 }
 
@@ -415,7 +420,9 @@ pub fn rotate(
         return Err(invalid("a revoked key cannot be rotated; issue a new one"));
     }
     if old.replaced_by.is_some() {
-        return Err(invalid("this key was already rotated; rotate its replacement"));
+        return Err(invalid(
+            "this key was already rotated; rotate its replacement",
+        ));
     }
     let issued = issue(
         &NewApiKey {
@@ -475,7 +482,12 @@ fn normalize_scopes(scopes: &[String]) -> Result<Vec<String>, ApiKeyError> {
     Ok(sorted)
 }
 
-fn secret_hash(tenant: &str, environment: Environment, key_id: &str, secret: &[u8; SECRET_BYTES]) -> [u8; 32] {
+fn secret_hash(
+    tenant: &str,
+    environment: Environment,
+    key_id: &str,
+    secret: &[u8; SECRET_BYTES],
+) -> [u8; 32] {
     let mut buf = Zeroizing::new(Vec::with_capacity(96 + tenant.len()));
     buf.extend_from_slice(b"phylax/api-key/v1");
     crate::crypto::kdf::push_framed(&mut buf, tenant.as_bytes());

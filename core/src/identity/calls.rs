@@ -182,7 +182,10 @@ pub struct VerifyTokenRequest {
 }
 
 /// `verifyToken`.
-pub fn verify_token(verifier: &JwtVerifier, req: &VerifyTokenRequest) -> Result<Identity, JwtError> {
+pub fn verify_token(
+    verifier: &JwtVerifier,
+    req: &VerifyTokenRequest,
+) -> Result<Identity, JwtError> {
     verifier.verify(&req.token, req.now)
 }
 

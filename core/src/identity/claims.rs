@@ -90,7 +90,11 @@ impl ClaimMapping {
     }
 
     /// Maps verified claims to an identity.
-    pub fn map(&self, claims: &Map<String, Value>, require_tenant: bool) -> Result<Identity, JwtError> {
+    pub fn map(
+        &self,
+        claims: &Map<String, Value>,
+        require_tenant: bool,
+    ) -> Result<Identity, JwtError> {
         let principal_id = required_string(claims, &self.principal)?;
         let tenant_id = match claims.get(&self.tenant) {
             None | Some(Value::Null) if require_tenant => {
@@ -125,12 +129,23 @@ impl ClaimMapping {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or_else(|| {
-                // Fractional `exp` (already validated as a non-negative number).
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "validated non-negative; `as` saturates")]
-                let floored = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0).floor() as u64;
-                floored
-            }),
+            expires_at: claims
+                .get("exp")
+                .and_then(Value::as_u64)
+                .unwrap_or_else(|| {
+                    // Fractional `exp` (already validated as a non-negative number).
+                    #[allow(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "validated non-negative; `as` saturates"
+                    )]
+                    let floored = claims
+                        .get("exp")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)
+                        .floor() as u64;
+                    floored
+                }),
             claims: claims_out,
         })
     }

@@ -64,12 +64,12 @@ impl Jwks {
         let doc: Value = serde_json::from_str(json).map_err(|err| JwtError::InvalidJwks {
             reason: format!("not JSON: {err}"),
         })?;
-        let keys = doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| JwtError::InvalidJwks {
-                reason: "expected an object with a `keys` array".to_owned(),
-            })?;
+        let keys =
+            doc.get("keys")
+                .and_then(Value::as_array)
+                .ok_or_else(|| JwtError::InvalidJwks {
+                    reason: "expected an object with a `keys` array".to_owned(),
+                })?;
         let mut set = Self::default();
         for key in keys {
             let kid = key.get("kid").and_then(Value::as_str).map(str::to_owned);
@@ -88,8 +88,9 @@ impl Jwks {
         }
         if set.keys.is_empty() {
             return Err(JwtError::InvalidJwks {
-                reason: "no usable key (RSA of at least 2048 bits, P-256 or Ed25519, for signatures)"
-                    .to_owned(),
+                reason:
+                    "no usable key (RSA of at least 2048 bits, P-256 or Ed25519, for signatures)"
+                        .to_owned(),
             });
         }
         Ok(set)
@@ -144,8 +145,8 @@ fn parse_key(key: &Value) -> Result<Result<Jwk, &'static str>, String> {
             if n.bits() < MIN_RSA_BITS {
                 return Ok(Err("the RSA key is shorter than 2048 bits"));
             }
-            let public =
-                rsa::RsaPublicKey::new(n, e).map_err(|err| format!("not a valid RSA key: {err}"))?;
+            let public = rsa::RsaPublicKey::new(n, e)
+                .map_err(|err| format!("not a valid RSA key: {err}"))?;
             PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(public))
         }
         (Some("EC"), Some("P-256")) => {

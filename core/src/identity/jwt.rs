@@ -206,7 +206,8 @@ impl JwtVerifier {
         else {
             return Err(malformed("expected three parts separated by `.`"));
         };
-        let header = decode_object(header_b64).ok_or(malformed("the header is not base64url JSON object"))?;
+        let header = decode_object(header_b64)
+            .ok_or(malformed("the header is not base64url JSON object"))?;
 
         // The algorithm, before anything else is trusted.
         let alg_name = header
@@ -240,7 +241,10 @@ impl JwtVerifier {
             .decode(payload_b64)
             .map_err(|_| malformed("the payload is not base64url"))?;
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        let signing_input = token.get(..signing_input_len).unwrap_or_default().as_bytes();
+        let signing_input = token
+            .get(..signing_input_len)
+            .unwrap_or_default()
+            .as_bytes();
         verify_signature(&key.key, signing_input, &signature)?;
 
         let claims: Map<String, Value> = serde_json::from_slice(&payload_bytes)
@@ -255,13 +259,21 @@ impl JwtVerifier {
 
     fn find_key(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<&Jwk, JwtError> {
         let Some(kid) = kid else {
-            let mut fitting = self.jwks.keys.iter().filter(|k| k.key.algorithm() == algorithm);
+            let mut fitting = self
+                .jwks
+                .keys
+                .iter()
+                .filter(|k| k.key.algorithm() == algorithm);
             return match (fitting.next(), fitting.next()) {
                 (Some(key), None) => Ok(key),
                 _ => Err(JwtError::UnknownKey { kid: None }),
             };
         };
-        let mut named = self.jwks.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));
+        let mut named = self
+            .jwks
+            .keys
+            .iter()
+            .filter(|k| k.kid.as_deref() == Some(kid));
         let Some(first) = named.next() else {
             if self.jwks.skipped(kid).is_some() {
                 return Err(JwtError::KeyMismatch {
@@ -280,7 +292,11 @@ impl JwtVerifier {
                 kid: kid.to_owned(),
                 alg: algorithm.name().to_owned(),
             })?;
-        if key.alg.as_deref().is_some_and(|declared| declared != algorithm.name()) {
+        if key
+            .alg
+            .as_deref()
+            .is_some_and(|declared| declared != algorithm.name())
+        {
             return Err(JwtError::KeyMismatch {
                 kid: kid.to_owned(),
                 alg: algorithm.name().to_owned(),
@@ -351,9 +367,16 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, 
     if let Some(seconds) = value.as_u64() {
         return Ok(Some(seconds));
     }
-    let seconds = value.as_f64().filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(invalid)?;
+    let seconds = value
+        .as_f64()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(invalid)?;
     // Saturating float-to-int conversion; floors fractions.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked above; `as` saturates")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "range checked above; `as` saturates"
+    )]
     Ok(Some(seconds.floor() as u64))
 }
 

@@ -20,7 +20,9 @@ pub enum WebhookError {
     #[error("no signature matches the payload under the given secrets")]
     SignatureMismatch,
     /// Genuinely signed, but longer ago than the tolerance: a late delivery or a replay.
-    #[error("the request was signed at {timestamp}, more than {tolerance} seconds before now ({now})")]
+    #[error(
+        "the request was signed at {timestamp}, more than {tolerance} seconds before now ({now})"
+    )]
     TooOld {
         /// The signed timestamp.
         timestamp: u64,
@@ -30,7 +32,9 @@ pub enum WebhookError {
         tolerance: u64,
     },
     /// Genuinely signed, but with a timestamp further in the future than the tolerance.
-    #[error("the request was signed at {timestamp}, more than {tolerance} seconds after now ({now})")]
+    #[error(
+        "the request was signed at {timestamp}, more than {tolerance} seconds after now ({now})"
+    )]
     TooNew {
         /// The signed timestamp.
         timestamp: u64,

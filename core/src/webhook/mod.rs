@@ -27,4 +27,6 @@ mod error;
 pub mod signature;
 
 pub use error::WebhookError;
-pub use signature::{sign, signature, verify, VerifiedWebhook, WebhookSecret, DEFAULT_TOLERANCE_SECONDS};
+pub use signature::{
+    sign, signature, verify, VerifiedWebhook, WebhookSecret, DEFAULT_TOLERANCE_SECONDS,
+};

@@ -75,7 +75,11 @@ pub fn signature(secret: &WebhookSecret, timestamp: u64, payload: &[u8]) -> [u8;
 
 /// The header `t=<timestamp>,v1=<hex>` with one `v1` per secret (all active secrets
 /// during a rotation).
-pub fn sign(secrets: &[WebhookSecret], timestamp: u64, payload: &[u8]) -> Result<String, WebhookError> {
+pub fn sign(
+    secrets: &[WebhookSecret],
+    timestamp: u64,
+    payload: &[u8],
+) -> Result<String, WebhookError> {
     if secrets.is_empty() {
         return Err(WebhookError::InvalidSecret {
             reason: "no secret given",
