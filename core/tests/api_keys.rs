@@ -387,7 +387,8 @@ fn json_calls_issue_verify_rotate_revoke() {
     let revoked = calls::revoke_api_key(&calls::RevokeApiKeyRequest {
         record: issued.record.clone(),
         now: NOW,
-    });
+    })
+    .unwrap();
     assert_eq!(
         verify(revoked.record, &[], NOW)["error"]["code"],
         "api_key.revoked"

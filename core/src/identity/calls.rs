@@ -164,11 +164,12 @@ pub struct RecordResponse {
     pub record: ApiKeyRecord,
 }
 
-/// `revokeApiKey`.
-pub fn revoke_api_key(req: &RevokeApiKeyRequest) -> RecordResponse {
-    RecordResponse {
+/// `revokeApiKey`. Cannot fail; returns a `Result` like every other call so each
+/// transport wraps it the same way.
+pub fn revoke_api_key(req: &RevokeApiKeyRequest) -> Result<RecordResponse, ApiKeyError> {
+    Ok(RecordResponse {
         record: api_key::revoke(&req.record, req.now),
-    }
+    })
 }
 
 /// `verifyToken` on a verifier handle.
