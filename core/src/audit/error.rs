@@ -1,4 +1,4 @@
-//! Errors of audit chains: bad input, and the faults [`verify`](super::verify) finds.
+//! Errors of audit chains: bad input, and the faults [`verify()`](super::verify()) finds.
 
 use serde::{Deserialize, Serialize};
 

@@ -26,7 +26,7 @@
 //!   and checkpoint, so "verified with the wrong key" is reported as such instead of as
 //!   ten thousand modified events.
 //!
-//! Start with [`AuditChain`] to append, [`verify`] to check; [`calls`] has the JSON calls.
+//! Start with [`AuditChain`] to append, [`verify()`] to check; [`calls`] has the JSON calls.
 
 pub mod calls;
 pub mod chain;
