@@ -17,11 +17,11 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance</ti
 </script>`;
 
 test('chromium: conformance through the browser entry', async (t) => {
-  const server = await serve({ '/dist/': join(js, 'dist'), '/test/': join(js, 'test') }, { '/': PAGE, '/data.json': JSON.stringify(conformanceData()) });
+  const server = await serve({ '/dist/': join(js, 'dist'), '/test/': join(js, 'test') }, { '/index.html': PAGE, '/data.json': JSON.stringify(conformanceData()) });
   const browser = await launchChromium();
   try {
     const page = await browser.page();
-    await page.goto(`${server.url}/`);
+    await page.goto(`${server.url}/index.html`);
     await page.waitForFunction(() => window.__result !== undefined || document.title === 'failed', null, { timeout: 60_000 }).catch(() => {});
     const result = await page.evaluate(() => window.__result);
     assert.ok(result, `no result; page errors: ${page.errors.join(' | ')}`);

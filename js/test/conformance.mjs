@@ -306,7 +306,7 @@ export function checks(phylax, data) {
     eq(k.decryptRecord(SPEC, 'rec-1', stored, { readable: forStaff.readable }), { name: 'Ada' }, 'staff view');
     const forProvider = ask('dr', provider);
     eq([...forProvider.readable].sort(), ['/diagnosis', '/name'], 'provider reads all');
-    eq(k.decryptRecord(SPEC, 'rec-1', stored, { readable: forProvider.readable }), plain, 'provider view');
+    eq(k.decryptRecord(SPEC, 'rec-1', stored, { readable: forProvider.readable }), { name: 'Ada', diagnosis: 'flu' }, 'provider view (email was not asked about)');
   });
 
   // ---------------------------------------------------------------- identity
@@ -436,6 +436,11 @@ export function checks(phylax, data) {
     throwsCode(P, inv, () => engine.authorize(null), 'null request');
     throwsCode(P, inv, () => engine.authorize([1, 2]), 'array request');
     throwsCode(P, inv, () => P.RootKey.parse(undefined), 'undefined root key');
+    throwsCode(P, inv, () => P.Keyring.create('acme', ROOT_HEX, T0), 'root key as a string');
+    throwsCode(P, inv, () => P.Keyring.open(k.state(), { inner: {} }), 'root key look-alike');
+    const freed = P.RootKey.parse(ROOT_HEX);
+    freed.free();
+    throwsCode(P, inv, () => P.Keyring.create('acme', freed, T0), 'freed root key');
     throwsCode(P, 'crypto.invalid_key', () => P.RootKey.parse('abc'), 'short root key');
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptField('patients.name', 'r', 'garbage'), 'garbage ciphertext');
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptField('patients.name', 'r', 'phx1.AAAA'), 'truncated ciphertext');

@@ -6,25 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EdgeRuntime as EdgeVM } from 'edge-runtime';
-import { bundle, report } from './harness.mjs';
+import { bundle, edgeVM, platformModule, report } from './harness.mjs';
 import { conformanceData, js } from './fixtures.mjs';
 
 const wasmBytes = readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'));
-
-/** A module compiled by the "platform" (outside the VM), given the VM realm's prototype. */
-export function platformModule(vm) {
-  const module = new WebAssembly.Module(wasmBytes);
-  // A platform hands code a module of the code's own realm; Node's vm contexts each have
-  // their own `WebAssembly.Module`, so the wasm-bindgen glue's `instanceof` check needs
-  // the VM's prototype. The module itself is the host-compiled one.
-  Object.setPrototypeOf(module, vm.evaluate('WebAssembly.Module.prototype'));
-  return module;
-}
-
-export function edgeVM() {
-  return new EdgeVM({ codeGeneration: { strings: false, wasm: false } });
-}
 
 test('edge runtime (EdgeVM, no code generation): conformance through phylax/init', async (t) => {
   const script = await bundle(`

@@ -2,16 +2,17 @@
 // turning a remote conformance result into one node:test subtest per check, and a
 // tiny static file server for Chromium.
 import { build } from 'esbuild';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { EdgeRuntime as EdgeVM } from 'edge-runtime';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { js } from './fixtures.mjs';
 
 /** Bundles `source` (an ES module text, resolved from js/test/) into one script or module. */
-export async function bundle(source, { format = 'iife', external = [], plugins = [] } = {}) {
+export async function bundle(source, { format = 'iife', external = [], plugins = [], globalName } = {}) {
   const out = await build({
     stdin: { contents: source, resolveDir: join(js, 'test'), sourcefile: 'entry.mjs', loader: 'js' },
-    bundle: true, write: false, format, platform: 'neutral', target: 'es2022', external, plugins,
+    bundle: true, write: false, format, platform: 'neutral', target: 'es2022', external, plugins, globalName,
     mainFields: ['module', 'main'], conditions: [], logLevel: 'silent',
   });
   return out.outputFiles[0].text;
@@ -86,4 +87,19 @@ export async function launchChromium() {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Vercel's edge runtime emulator with code generation from strings and wasm bytes disallowed. */
+export function edgeVM() {
+  return new EdgeVM({ codeGeneration: { strings: false, wasm: false } });
+}
+
+/** The package's module compiled by the "platform" (outside the VM), for code in `vm`. */
+export function platformModule(vm) {
+  const module = new WebAssembly.Module(readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm')));
+  // A platform hands code a module of the code's own realm; Node's vm contexts each have
+  // their own `WebAssembly.Module`, so the wasm-bindgen glue's `instanceof` check needs
+  // the VM's prototype. The module itself stays the host-compiled one.
+  Object.setPrototypeOf(module, vm.evaluate('WebAssembly.Module.prototype'));
+  return module;
 }
