@@ -277,9 +277,7 @@ impl Keyring {
         record_id: &str,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        random::fill(&mut nonce)?;
-        self.encrypt_with_nonce(field, record_id, plaintext, &nonce)
+        self.encrypt_with_nonce(field, record_id, plaintext, &random::nonce()?)
     }
 
     /// The one place a field is sealed. The nonce must be fresh and random; only the

@@ -70,8 +70,7 @@ impl RootKey {
         version: u32,
         key: &Secret32,
     ) -> Result<Vec<u8>, CryptoError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        random::fill(&mut nonce)?;
+        let nonce = random::nonce()?;
         let mut buf = Vec::with_capacity(NONCE_LEN + 32 + 16);
         buf.extend_from_slice(&nonce);
         buf.extend_from_slice(key.expose());
