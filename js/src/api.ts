@@ -4,3 +4,8 @@ export { initPhylax, initPhylaxSync, isReady } from './runtime.js';
 export type { WasmSource } from './runtime.js';
 export { Keyring, RootKey } from './keyring.js';
 export type { EncryptedRecord, IndexSpec, KeyringState, KeySet, Normalization, RecordSpec } from './keyring.js';
+export { Engine, generateSigningKey, signBundle, validatePolicies, verifyBundle } from './engine.js';
+export type {
+  AuthorizeRequest, BatchRequest, BatchResponse, CedarEntity, Decision, EngineParts, EntityRef, FieldsRequest,
+  FieldsResponse, PolicyFile, SignedBundle,
+} from './engine.js';

@@ -5,6 +5,8 @@
 //! so a call only converts its own request. Errors cross as `{code, message, hint}`.
 
 mod convert;
+mod engine;
 mod keyring;
 
+pub use engine::Engine;
 pub use keyring::{Keyring, RootKey};
