@@ -53,12 +53,32 @@ impl DecisionEngine for NativeEngine {
     }
 }
 
-/// Builds an engine from a spec (native today; the wasm engine plugs in here).
-pub type EngineFactory = dyn Fn(&EngineSpec) -> Result<Arc<dyn DecisionEngine>, PolicyError> + Send + Sync;
+/// A function building an engine from a spec.
+pub type BuildFn =
+    dyn Fn(&EngineSpec) -> Result<Arc<dyn DecisionEngine>, PolicyError> + Send + Sync;
 
-/// The native factory.
-pub fn native_factory() -> Arc<EngineFactory> {
-    Arc::new(|spec| Ok(Arc::new(NativeEngine::build(spec)?) as Arc<dyn DecisionEngine>))
+/// Builds engines from specs (native today; the wasm engine plugs in here).
+#[derive(Clone)]
+pub struct EngineFactory(pub Arc<BuildFn>);
+
+impl fmt::Debug for EngineFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EngineFactory(..)")
+    }
+}
+
+impl EngineFactory {
+    /// The native engine.
+    pub fn native() -> Self {
+        Self(Arc::new(|spec| {
+            Ok(Arc::new(NativeEngine::build(spec)?) as Arc<dyn DecisionEngine>)
+        }))
+    }
+
+    /// Builds one engine.
+    pub fn build(&self, spec: &EngineSpec) -> Result<Arc<dyn DecisionEngine>, PolicyError> {
+        (self.0)(spec)
+    }
 }
 
 /// The engine spec for the given live tenants and their current policies: the
@@ -70,7 +90,9 @@ pub fn spec_for(
 ) -> Result<EngineSpec, PolicyError> {
     let mut entities: Vec<Value> = tenants
         .iter()
-        .map(|t| serde_json::json!({"uid": {"type": "Tenant", "id": t}, "attrs": {}, "parents": []}))
+        .map(
+            |t| serde_json::json!({"uid": {"type": "Tenant", "id": t}, "attrs": {}, "parents": []}),
+        )
         .collect();
     // An extra entity with the same uid as a generated tenant entity replaces it.
     let extra_uids: Vec<&Value> = extra_entities.iter().filter_map(|e| e.get("uid")).collect();

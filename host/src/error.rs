@@ -146,7 +146,10 @@ impl IntoResponse for ApiError {
         let json = phylax_core::Answer::<()>::Error(self.body).to_json();
         let mut resp = (
             self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             json,
         )
             .into_response();

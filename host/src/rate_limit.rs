@@ -69,7 +69,10 @@ mod tests {
             assert!(l.check("a").is_ok());
         }
         let err = l.check("a").err();
-        assert_eq!(err.as_ref().map(|e| e.status), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert_eq!(
+            err.as_ref().map(|e| e.status),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
         assert_eq!(err.and_then(|e| e.retry_after), Some(1));
         assert!(l.check("b").is_ok(), "budgets are per key");
     }

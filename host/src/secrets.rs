@@ -55,7 +55,9 @@ pub fn write_secret_file(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
-    Ok(Zeroizing::new(std::fs::read_to_string(path)?.trim().to_owned()))
+    Ok(Zeroizing::new(
+        std::fs::read_to_string(path)?.trim().to_owned(),
+    ))
 }
 
 fn env_secret(name: &str) -> Option<Zeroizing<String>> {
@@ -110,9 +112,12 @@ fn random_key_text(what: &'static str) -> Result<Zeroizing<String>, KeyError> {
 /// The audit key (`PHYLAX_AUDIT_KEY` or `audit.key` in the data dir).
 pub fn audit_key(data_dir: &Path) -> Result<AuditKey, KeyError> {
     const WHAT: &str = "audit key";
-    let (text, _) = env_or_file("PHYLAX_AUDIT_KEY", &data_dir.join(AUDIT_KEY_FILE), WHAT, || {
-        random_key_text(WHAT)
-    })?;
+    let (text, _) = env_or_file(
+        "PHYLAX_AUDIT_KEY",
+        &data_dir.join(AUDIT_KEY_FILE),
+        WHAT,
+        || random_key_text(WHAT),
+    )?;
     AuditKey::parse(&text).map_err(|e| key_err(WHAT, e))
 }
 
@@ -147,11 +152,17 @@ pub fn admin_token_hash(store: &dyn Store) -> Result<[u8; 32], KeyError> {
     const WHAT: &str = "admin token";
     if let Some(token) = env_secret("PHYLAX_ADMIN_TOKEN") {
         if token.len() < 16 {
-            return Err(key_err(WHAT, "PHYLAX_ADMIN_TOKEN must be at least 16 characters"));
+            return Err(key_err(
+                WHAT,
+                "PHYLAX_ADMIN_TOKEN must be at least 16 characters",
+            ));
         }
         return Ok(token_hash(&token));
     }
-    if let Some(hex_hash) = store.setting(ADMIN_HASH_SETTING).map_err(|e| key_err(WHAT, e))? {
+    if let Some(hex_hash) = store
+        .setting(ADMIN_HASH_SETTING)
+        .map_err(|e| key_err(WHAT, e))?
+    {
         let bytes = hex::decode(hex_hash).map_err(|e| key_err(WHAT, e))?;
         return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|e| key_err(WHAT, e));
     }

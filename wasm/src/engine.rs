@@ -1,6 +1,8 @@
 //! `Engine` handle and bundle functions over `phylax_core::policy`.
 
-use phylax_core::policy::calls::{self, LoadBundleRequest, SignBundleRequest, VerifyBundleRequest, ValidateRequest};
+use phylax_core::policy::calls::{
+    self, LoadBundleRequest, SignBundleRequest, ValidateRequest, VerifyBundleRequest,
+};
 use phylax_core::policy::{pack, Engine as CoreEngine, EngineSpec};
 use wasm_bindgen::prelude::*;
 

@@ -101,8 +101,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// transaction. Fails if a sequence number is taken.
     fn append_audit(&self, tenant: &str, records: &[(u64, String)]) -> StoreResult<()>;
     /// Records with `seq > after`, at most `limit`, in order.
-    fn audit_page(&self, tenant: &str, after: u64, limit: u32)
-        -> StoreResult<Vec<(u64, String)>>;
+    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>>;
 
     /// A server setting.
     fn setting(&self, name: &str) -> StoreResult<Option<String>>;

@@ -17,7 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{PolicyRow, Store, StoreError, StoreResult, TenantRow};
 
 /// The migrations, in order. Never edit an applied one: add a new file.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
 
 /// File name of the database in the data dir.
 pub const DB_FILE: &str = "phylax.db";
@@ -49,9 +50,12 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         migrate(&mut conn)?;
@@ -63,7 +67,9 @@ impl SqliteStore {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied
         // (SQLite rolls it back), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -80,7 +86,8 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         let tx = conn.transaction().map_err(err)?;
         tx.execute_batch(sql)
             .map_err(|e| StoreError(format!("migration {name}: {e}")))?;
-        tx.pragma_update(None, "user_version", number).map_err(err)?;
+        tx.pragma_update(None, "user_version", number)
+            .map_err(err)?;
         tx.commit().map_err(err)?;
     }
     Ok(())
@@ -288,7 +295,9 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
-                .prepare_cached("INSERT INTO audit_records (tenant, seq, record) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO audit_records (tenant, seq, record) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(err)?;
             for (seq, record) in records {
                 stmt.execute(params![tenant, to_i64(*seq), record])
@@ -298,12 +307,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
-    fn audit_page(
-        &self,
-        tenant: &str,
-        after: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<(u64, String)>> {
+    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -361,12 +365,20 @@ mod tests {
         assert_eq!(store.put_policies("acme", "[]", 2).unwrap(), 1);
         assert_eq!(store.put_policies("acme", "[1]", 3).unwrap(), 2);
         assert_eq!(store.policies("acme", None).unwrap().unwrap().version, 2);
-        assert_eq!(store.policies("acme", Some(1)).unwrap().unwrap().files, "[]");
+        assert_eq!(
+            store.policies("acme", Some(1)).unwrap().unwrap().files,
+            "[]"
+        );
         assert_eq!(store.current_policies().unwrap().len(), 1);
-        store.append_audit("acme", &[(1, "a".into()), (2, "b".into())]).unwrap();
+        store
+            .append_audit("acme", &[(1, "a".into()), (2, "b".into())])
+            .unwrap();
         assert!(store.append_audit("acme", &[(2, "c".into())]).is_err());
         assert_eq!(store.last_audit("acme").unwrap().unwrap(), "b");
-        assert_eq!(store.audit_page("acme", 1, 10).unwrap(), vec![(2, "b".into())]);
+        assert_eq!(
+            store.audit_page("acme", 1, 10).unwrap(),
+            vec![(2, "b".into())]
+        );
         drop(store);
         // Reopening applies nothing twice.
         let store = SqliteStore::open_dir(dir.path()).unwrap();
