@@ -282,6 +282,25 @@ pub fn require_admin(caller: &Caller) -> ApiResult<()> {
     }
 }
 
+/// Requires the platform admin for a route on `tenant`; a refusal is audited there.
+pub async fn require_admin_for(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    tenant: &str,
+) -> ApiResult<()> {
+    if let Err(err) = require_admin(caller) {
+        let ev = caller.event(
+            tenant,
+            Action::Authorization,
+            &err.body.code,
+            Outcome::Denied,
+        );
+        audit_if_tenant(state, tenant, ev).await?;
+        return Err(err);
+    }
+    Ok(())
+}
+
 /// Appends an event to `tenant`'s chain when that tenant exists.
 pub async fn audit_if_tenant(
     state: &Arc<AppState>,
@@ -335,8 +354,39 @@ pub async fn authenticate(
         break_glass: header_text(req.headers(), BREAK_GLASS_HEADER),
         tenant_header: header_text(req.headers(), TENANT_HEADER),
     };
+    // Tenant isolation before anything else of the request (its body included) is read.
+    let path_tenant = path_tenant(req.uri().path());
+    let named = path_tenant.as_deref().or(caller.tenant_header.as_deref());
+    if let (Some(own), Some(named)) = (caller.credential.tenant(), named) {
+        if own != named {
+            let err = ApiError::forbidden(
+                "auth.other_tenant",
+                format!("this credential belongs to another tenant, not `{named}`"),
+                "use a credential of the tenant you address",
+            );
+            let ev = caller.event(
+                named,
+                Action::Authorization,
+                "auth.other_tenant",
+                Outcome::Denied,
+            );
+            let ev = AuditEvent { reason: None, ..ev };
+            if let Err(e) = audit_if_tenant(&state, named, ev).await {
+                return e.into_response();
+            }
+            return err.into_response();
+        }
+    }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The `{tenant}` of a `/v1/tenants/{tenant}/...` path (with or without `/v1`).
+fn path_tenant(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v1").unwrap_or(path);
+    let rest = rest.strip_prefix("/tenants/")?;
+    let tenant = rest.split('/').next().filter(|t| !t.is_empty())?;
+    Some(tenant.to_owned())
 }
 
 async fn verify(

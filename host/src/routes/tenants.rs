@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ok, ok_with, JsonBody};
-use crate::auth::{check_tenant, require_admin, Access, Caller};
+use crate::auth::{check_tenant, require_admin, require_admin_for, Access, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{blocking, now, AppState};
 use crate::store::TenantRow;
@@ -146,7 +146,7 @@ pub async fn offboard(
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    require_admin(&caller)?;
+    require_admin_for(&state, &caller, &tenant).await?;
     let _guard = state.admin_lock.lock().await;
     let row = state.tenant(&tenant).await?;
     let at = now();
