@@ -74,6 +74,19 @@ impl Server {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        self.try_req_h(method, path, token, body, headers)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like `req_h`, but a transport failure (server gone) is an `Err`.
+    pub fn try_req_h(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp, ureq::Error> {
         let url = format!("{}{}", self.base, path);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = token {
@@ -85,12 +98,10 @@ impl Server {
         builder = builder.header("content-type", "application/json");
         // GET and DELETE carry no body.
         let mut resp = if matches!(method, "GET" | "DELETE") {
-            self.agent.run(builder.body(()).unwrap()).unwrap()
+            self.agent.run(builder.body(()).unwrap())?
         } else {
             let request = builder.body(body.unwrap_or("").to_owned()).unwrap();
-            self.agent
-                .run(request)
-                .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+            self.agent.run(request)?
         };
         let status = resp.status().as_u16();
         let header = |n: &str| {
@@ -101,13 +112,13 @@ impl Server {
         };
         let etag = header("etag");
         let retry_after = header("retry-after");
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        Resp {
+        let text = resp.body_mut().read_to_string()?;
+        Ok(Resp {
             status,
             text,
             etag,
             retry_after,
-        }
+        })
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Resp {
