@@ -9,3 +9,7 @@ export type {
   AuthorizeRequest, BatchRequest, BatchResponse, CedarEntity, Decision, EngineParts, EntityRef, FieldsRequest,
   FieldsResponse, PolicyFile, SignedBundle,
 } from './engine.js';
+export { issueApiKey, parseApiKey, revokeApiKey, rotateApiKey, signWebhook, TokenVerifier, verifyApiKey, verifyToken, verifyWebhook } from './identity.js';
+export type { ApiKeyRecord, Identity, IssuedApiKey, JwtConfig, VerifiedApiKey } from './identity.js';
+export { AuditChain } from './audit.js';
+export type { AuditEvent, AuditRecord, AuditVerification, ChainHead } from './audit.js';

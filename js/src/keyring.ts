@@ -1,6 +1,6 @@
 /** Field encryption: `RootKey` and `Keyring` over the Rust core's keyring. */
 import * as glue from './wasm/phylax.js';
-import { bytes, call, jsonCall, nowSeconds, obj, str, uint } from './errors.js';
+import { bytes, call, jsonCall, nowSeconds, obj, PhylaxError, str, uint } from './errors.js';
 import { need } from './runtime.js';
 
 /** Stored keyring: wrapped keys only, safe to keep in the database. */
@@ -36,13 +36,25 @@ export interface EncryptedRecord<T = Record<string, unknown>> {
   indexes: Record<string, string>;
 }
 
+/**
+ * The WASM handles behind `RootKey`s. Kept out of the class so the published types do
+ * not name the wasm-bindgen glue (whose declarations need `lib: esnext`), and so a value
+ * that is not a `RootKey` is refused with a clear error.
+ */
+const rootKeys = new WeakMap<RootKey, glue.RootKey>();
+
+function rootKeyOf(value: unknown): glue.RootKey {
+  const inner = typeof value === 'object' && value !== null ? rootKeys.get(value as RootKey) : undefined;
+  if (inner === undefined) {
+    throw new PhylaxError('request.invalid_argument', '`rootKey` must be a RootKey', 'pass a key made with `RootKey.parse(...)`');
+  }
+  return inner;
+}
+
 /** The operator's root key, held in WASM memory. */
 export class RootKey {
-  /** @internal */
-  readonly inner: glue.RootKey;
-
   private constructor(inner: glue.RootKey) {
-    this.inner = inner;
+    rootKeys.set(this, inner);
   }
 
   /** 64 hex digits or 43 base64url characters. */
@@ -57,9 +69,11 @@ export class RootKey {
     return new RootKey(call(() => glue.RootKey.insecureDevKey()));
   }
 
-  /** Wipes the key from WASM memory. */
+  /** Wipes the key from WASM memory; the key cannot be used afterwards. */
   free(): void {
-    this.inner.free();
+    const inner = rootKeys.get(this);
+    rootKeys.delete(this);
+    inner?.free();
   }
 }
 
@@ -74,14 +88,14 @@ export class Keyring {
   /** A new keyring with data and index keys at version 1. */
   static create(tenant: string, rootKey: RootKey, now: number = nowSeconds()): Keyring {
     need();
-    return new Keyring(call(() => glue.Keyring.create(str('tenant', tenant), rootKey.inner, uint('now', now))));
+    return new Keyring(call(() => glue.Keyring.create(str('tenant', tenant), rootKeyOf(rootKey), uint('now', now))));
   }
 
   /** Opens a stored state (object or JSON text). */
   static open(state: KeyringState | string, rootKey: RootKey): Keyring {
     need();
     const json = typeof state === 'string' ? state : JSON.stringify(obj('state', state));
-    return new Keyring(call(() => glue.Keyring.open(json, rootKey.inner)));
+    return new Keyring(call(() => glue.Keyring.open(json, rootKeyOf(rootKey))));
   }
 
   /** The storable state (wrapped keys only). */
@@ -107,12 +121,12 @@ export class Keyring {
 
   /** New active data-key version; older ones still decrypt. */
   rotate(rootKey: RootKey, now: number = nowSeconds()): number {
-    return call(() => this.#inner.rotate(rootKey.inner, uint('now', now)));
+    return call(() => this.#inner.rotate(rootKeyOf(rootKey), uint('now', now)));
   }
 
   /** New active blind-index key version. */
   rotateIndexKey(rootKey: RootKey, now: number = nowSeconds()): number {
-    return call(() => this.#inner.rotateIndexKey(rootKey.inner, uint('now', now)));
+    return call(() => this.#inner.rotateIndexKey(rootKeyOf(rootKey), uint('now', now)));
   }
 
   /** Drops an old data-key version once nothing uses it. */

@@ -78,8 +78,8 @@ pub struct Keyring {
     state: KeyringState,
     data: BTreeMap<u32, Secret32>,
     index: BTreeMap<u32, Secret32>,
-    field_keys: RwLock<HashMap<u32, HashMap<String, Arc<AeadKey>>>>,
-    index_field_keys: RwLock<HashMap<u32, HashMap<String, Arc<HmacSha256>>>>,
+    field_keys: SubkeyCache<AeadKey>,
+    index_field_keys: SubkeyCache<HmacSha256>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -424,62 +424,68 @@ impl Keyring {
     }
 
     fn field_key(&self, version: u32, field: &str) -> Result<Arc<AeadKey>, CryptoError> {
-        if let Some(key) = read_lock(&self.field_keys)
-            .get(&version)
-            .and_then(|m| m.get(field))
-        {
-            return Ok(Arc::clone(key));
-        }
-        let data_key = self
-            .data
-            .get(&version)
-            .ok_or(CryptoError::UnknownKeyVersion {
-                kind: "data",
-                version,
-            })?;
-        let subkey = derive_key(
-            data_key.expose(),
-            b"phx1/field-key",
-            &field_info(&self.state.tenant, field),
-        )?;
-        let key = Arc::new(AeadKey::new(subkey.expose())?);
-        let mut cache = write_lock(&self.field_keys);
-        let per_version = cache.entry(version).or_default();
-        if per_version.len() >= FIELD_CACHE_LIMIT {
-            per_version.clear();
-        }
-        per_version.insert(field.to_owned(), Arc::clone(&key));
-        Ok(key)
+        cached_subkey(
+            &self.field_keys,
+            &self.data,
+            "data",
+            version,
+            field,
+            |key| {
+                let subkey = derive_key(
+                    key.expose(),
+                    b"phx1/field-key",
+                    &field_info(&self.state.tenant, field),
+                )?;
+                AeadKey::new(subkey.expose())
+            },
+        )
     }
 
     fn index_field_key(&self, version: u32, field: &str) -> Result<Arc<HmacSha256>, CryptoError> {
-        if let Some(key) = read_lock(&self.index_field_keys)
-            .get(&version)
-            .and_then(|m| m.get(field))
-        {
-            return Ok(Arc::clone(key));
-        }
-        let index_key = self
-            .index
-            .get(&version)
-            .ok_or(CryptoError::UnknownKeyVersion {
-                kind: "index",
-                version,
-            })?;
-        let subkey = derive_key(
-            index_key.expose(),
-            b"phx1/index-key",
-            &field_info(&self.state.tenant, field),
-        )?;
-        let key = Arc::new(hmac_sha256(subkey.expose()));
-        let mut cache = write_lock(&self.index_field_keys);
-        let per_version = cache.entry(version).or_default();
-        if per_version.len() >= FIELD_CACHE_LIMIT {
-            per_version.clear();
-        }
-        per_version.insert(field.to_owned(), Arc::clone(&key));
-        Ok(key)
+        cached_subkey(
+            &self.index_field_keys,
+            &self.index,
+            "index",
+            version,
+            field,
+            |key| {
+                let subkey = derive_key(
+                    key.expose(),
+                    b"phx1/index-key",
+                    &field_info(&self.state.tenant, field),
+                )?;
+                Ok(hmac_sha256(subkey.expose()))
+            },
+        )
     }
+}
+
+/// Subkeys cached per key version and field path, derived from the version's key on
+/// first use. The cache starts over past [`FIELD_CACHE_LIMIT`] fields of one version.
+type SubkeyCache<T> = RwLock<HashMap<u32, HashMap<String, Arc<T>>>>;
+
+fn cached_subkey<T>(
+    cache: &SubkeyCache<T>,
+    keys: &BTreeMap<u32, Secret32>,
+    kind: &'static str,
+    version: u32,
+    field: &str,
+    derive: impl FnOnce(&Secret32) -> Result<T, CryptoError>,
+) -> Result<Arc<T>, CryptoError> {
+    if let Some(key) = read_lock(cache).get(&version).and_then(|m| m.get(field)) {
+        return Ok(Arc::clone(key));
+    }
+    let key = keys
+        .get(&version)
+        .ok_or(CryptoError::UnknownKeyVersion { kind, version })?;
+    let subkey = Arc::new(derive(key)?);
+    let mut cache = write_lock(cache);
+    let per_version = cache.entry(version).or_default();
+    if per_version.len() >= FIELD_CACHE_LIMIT {
+        per_version.clear();
+    }
+    per_version.insert(field.to_owned(), Arc::clone(&subkey));
+    Ok(subkey)
 }
 
 fn field_info(tenant: &str, field: &str) -> Vec<u8> {

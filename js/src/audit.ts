@@ -1,0 +1,74 @@
+/** Tamper-evident audit chains: append events, verify records. */
+import * as glue from './wasm/phylax.js';
+import { call, jsonCall, obj, str } from './errors.js';
+import { need } from './runtime.js';
+
+export interface AuditEvent {
+  tenant: string;
+  actor: { id: string; role?: string; sourceIp?: string };
+  action: 'view' | 'create' | 'update' | 'delete' | 'export' | 'admin' | 'authorization';
+  operation?: string;
+  record?: { type: string; id: string };
+  time: number;
+  outcome: 'success' | 'failure' | 'denied';
+  /** Names of changed fields, never values. */
+  changedFields?: string[];
+  decision?: { bundleHash: string; policyIds: string[]; flags?: string[] };
+  reason?: string;
+}
+
+export interface ChainHead {
+  tenant: string;
+  seq: number;
+  hash: string;
+}
+
+export interface AuditRecord {
+  seq: number;
+  keyId: string;
+  prevHash: string;
+  hash: string;
+  event: AuditEvent;
+}
+
+export interface AuditVerification {
+  valid: boolean;
+  verified: number;
+  head?: ChainHead;
+  /** The first fault: kind `modified|missing|reordered|inserted|truncated|wrong_key`, its code and sequence number. */
+  fault?: { kind: string; code: string; seq: number; message: string };
+}
+
+export class AuditChain {
+  readonly #inner: glue.AuditChain;
+
+  private constructor(inner: glue.AuditChain) {
+    this.#inner = inner;
+  }
+
+  /** A new chain for `tenant`, or one resumed after a stored head. */
+  static open(auditKey: string, tenant: string, head?: ChainHead): AuditChain {
+    need();
+    const headJson = head === undefined ? undefined : JSON.stringify(obj('head', head));
+    return new AuditChain(call(() => glue.AuditChain.open(str('auditKey', auditKey), str('tenant', tenant), headJson)));
+  }
+
+  /** Appends an event; store the returned record. */
+  append(event: AuditEvent): AuditRecord {
+    return jsonCall(() => this.#inner.append(JSON.stringify(obj('event', event))));
+  }
+
+  get head(): ChainHead {
+    return jsonCall(() => this.#inner.head());
+  }
+
+  /** Verifies stored records under this chain's key (optionally against a signed checkpoint). */
+  verify(records: AuditRecord[], options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string } = {}): AuditVerification {
+    const tenant = this.head.tenant;
+    return jsonCall(() => this.#inner.verify(JSON.stringify({ tenant, records, ...options })));
+  }
+
+  free(): void {
+    this.#inner.free();
+  }
+}

@@ -1,0 +1,125 @@
+/** Tenant API keys, JWT bearer tokens and webhook signatures. */
+import * as glue from './wasm/phylax.js';
+import { call, jsonCall, nowSeconds, obj, str, uint } from './errors.js';
+import { need } from './runtime.js';
+
+/** What is stored for an API key: a hash, never the key. */
+export type ApiKeyRecord = Record<string, unknown> & { keyId: string; tenant: string; scopes: string[] };
+
+export interface IssuedApiKey {
+  /** Show once to its owner; never store it. */
+  apiKey: string;
+  /** Store this, keyed by `record.keyId`. */
+  record: ApiKeyRecord;
+  /** After a rotation: the old key's updated record (with its overlap window). */
+  previous?: ApiKeyRecord;
+}
+
+export interface VerifiedApiKey {
+  keyId: string;
+  tenant: string;
+  environment: 'live' | 'test';
+  scopes: string[];
+  expiresAt?: number;
+  replacedBy?: string;
+  overlapUntil?: number;
+}
+
+function stateless(fn: (json: string) => string, request: object): any {
+  need();
+  return jsonCall(() => fn(JSON.stringify(request)));
+}
+
+/** A new tenant API key (`phx_live_...`). */
+export function issueApiKey(options: { tenant: string; scopes?: string[]; environment?: 'live' | 'test'; expiresAt?: number; name?: string; now?: number }): IssuedApiKey {
+  obj('options', options);
+  return stateless(glue.issueApiKey, { scopes: [], ...options, now: options.now ?? nowSeconds() });
+}
+
+/** Shape and checksum of a presented key, before any lookup: gives the `keyId` to look up. */
+export function parseApiKey(apiKey: string): { keyId: string; environment: 'live' | 'test' } {
+  return stateless(glue.parseApiKey, { apiKey: str('apiKey', apiKey) });
+}
+
+/** Verifies a presented key against its stored record, in constant time. */
+export function verifyApiKey(apiKey: string, record: ApiKeyRecord, options: { requiredScopes?: string[]; now?: number } = {}): VerifiedApiKey {
+  return stateless(glue.verifyApiKey, {
+    apiKey: str('apiKey', apiKey), record: obj('record', record),
+    requiredScopes: options.requiredScopes ?? [], now: options.now ?? nowSeconds(),
+  });
+}
+
+/** Rotates: a new key, and the old record updated to work for `overlapSeconds` more. */
+export function rotateApiKey(record: ApiKeyRecord, options: { overlapSeconds: number; expiresAt?: number; now?: number }): IssuedApiKey {
+  obj('options', options);
+  return stateless(glue.rotateApiKey, {
+    record: obj('record', record), overlapSeconds: uint('overlapSeconds', options.overlapSeconds),
+    ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }), now: options.now ?? nowSeconds(),
+  });
+}
+
+/** Revokes: the returned record no longer verifies. */
+export function revokeApiKey(record: ApiKeyRecord, now: number = nowSeconds()): ApiKeyRecord {
+  return stateless(glue.revokeApiKey, { record: obj('record', record), now }).record;
+}
+
+export interface JwtConfig {
+  issuer: string;
+  audiences: string[];
+  /** Allowed: `RS256`, `ES256`, `EdDSA` (HS* and `none` cannot be configured). */
+  algorithms?: ('RS256' | 'ES256' | 'EdDSA')[];
+  leewaySeconds?: number;
+  /** Claim names: `principal`, `tenant`, `roles`, `amr`, `mfaValues`, `expose`. */
+  claims?: Record<string, unknown>;
+  requireTenant?: boolean;
+}
+
+/** Who a verified token names, mapped for the policy engine. */
+export interface Identity {
+  principalId: string;
+  tenantId?: string;
+  roles: string[];
+  mfa: boolean;
+  issuer: string;
+  expiresAt: number;
+  claims: Record<string, unknown>;
+}
+
+/** A JWT verifier: configuration and JWKS parsed once, many tokens verified. */
+export class TokenVerifier {
+  readonly #inner: glue.TokenVerifier;
+
+  constructor(config: JwtConfig, jwks: { keys: unknown[] } | string) {
+    need();
+    const jwksJson = typeof jwks === 'string' ? jwks : JSON.stringify(obj('jwks', jwks));
+    this.#inner = call(() => new glue.TokenVerifier(JSON.stringify(obj('config', config)), jwksJson));
+  }
+
+  /** Verifies signature, algorithm, issuer, audience, `exp`/`nbf`; a `Bearer ` prefix is accepted. */
+  verify(token: string, now: number = nowSeconds()): Identity {
+    return jsonCall(() => this.#inner.verify(str('token', token), uint('now', now)));
+  }
+
+  free(): void {
+    this.#inner.free();
+  }
+}
+
+/** One-shot token verification. */
+export function verifyToken(token: string, options: { config: JwtConfig; jwks: { keys: unknown[] }; now?: number }): Identity {
+  obj('options', options);
+  return stateless(glue.verifyTokenWithJwks, { token: str('token', token), config: obj('config', options.config), jwks: obj('jwks', options.jwks), now: options.now ?? nowSeconds() });
+}
+
+/** Signs a webhook payload: the `t=...,v1=...` header value (one `v1` per secret). */
+export function signWebhook(payload: string, secrets: string | string[], timestamp: number = nowSeconds()): string {
+  return stateless(glue.signWebhook, { payload: str('payload', payload), secrets: typeof secrets === 'string' ? [secrets] : secrets, timestamp: uint('timestamp', timestamp) }).header;
+}
+
+/** Verifies a webhook header against any of the active secrets, within the tolerance window. */
+export function verifyWebhook(header: string, payload: string, secrets: string | string[], options: { now?: number; toleranceSeconds?: number } = {}): { timestamp: number; secretIndex: number } {
+  return stateless(glue.verifyWebhook, {
+    header: str('header', header), payload: str('payload', payload), secrets: typeof secrets === 'string' ? [secrets] : secrets,
+    now: options.now ?? nowSeconds(), ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }),
+  });
+}
