@@ -1,0 +1,86 @@
+//! `phylax audit verify`: verifies an exported chain (JSON Lines of `AuditRecord`, as
+//! `GET /v1/tenants/{tenant}/audit/export` returns) with the audit key.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use phylax_core::audit::{self, AuditKey, AuditRecord};
+use phylax_core::Diagnostic;
+
+/// Audit commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Verify an export. The audit key comes from `PHYLAX_AUDIT_KEY`, `--audit-key-file`
+    /// or the server's `--data-dir`.
+    Verify {
+        /// The JSON Lines export.
+        input: PathBuf,
+        /// The tenant [default: the first record's].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// File holding the audit key.
+        #[arg(long)]
+        audit_key_file: Option<PathBuf>,
+        /// The server's data dir (reads its generated audit key).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn audit_key(file: Option<&PathBuf>, data_dir: Option<&PathBuf>) -> Result<AuditKey, String> {
+    if let Ok(v) = std::env::var("PHYLAX_AUDIT_KEY") {
+        return AuditKey::parse(v.trim()).map_err(|e| format!("PHYLAX_AUDIT_KEY: {e}"));
+    }
+    let path = match (file, data_dir) {
+        (Some(f), _) => f.clone(),
+        (None, Some(d)) => d.join(crate::secrets::AUDIT_KEY_FILE),
+        (None, None) => {
+            return Err(
+                "give the audit key: PHYLAX_AUDIT_KEY, --audit-key-file or --data-dir".to_owned(),
+            )
+        }
+    };
+    let text = zeroize::Zeroizing::new(super::read(&path)?);
+    AuditKey::parse(text.trim()).map_err(|e| format!("`{}`: {e}", path.display()))
+}
+
+/// Runs an audit command.
+pub fn run(cmd: &AuditCommand) -> Result<ExitCode, String> {
+    let AuditCommand::Verify {
+        input,
+        tenant,
+        audit_key_file,
+        data_dir,
+    } = cmd;
+    let key = audit_key(audit_key_file.as_ref(), data_dir.as_ref())?;
+    let text = super::read(input)?;
+    let mut records: Vec<AuditRecord> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(line)
+            .map_err(|e| format!("{}:{}: not an audit record: {e}", input.display(), i + 1))?;
+        records.push(record);
+    }
+    let Some(tenant) = tenant
+        .clone()
+        .or_else(|| records.first().map(|r| r.event.tenant.clone()))
+    else {
+        println!("ok: empty export");
+        return Ok(ExitCode::SUCCESS);
+    };
+    match audit::verify(&tenant, &records, &key, None) {
+        Ok(v) => {
+            println!(
+                "ok: {} records of tenant `{tenant}` verify; head seq {} hash {}",
+                v.verified, v.head.seq, v.head.hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("invalid [{}]: {e}\nhint: {}", e.code(), e.hint());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

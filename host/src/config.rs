@@ -1,0 +1,293 @@
+//! `phylax serve` configuration: flags, then environment variables, then an optional
+//! TOML file (`--config`), then defaults, in that order of precedence.
+//!
+//! Secrets are never flags (they would show in `ps`): the root key comes from
+//! `PHYLAX_ROOT_KEY` or `--root-key-file`, the admin token from `PHYLAX_ADMIN_TOKEN`.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "/var/lib/phylax"
+//! root_key_file = "/run/secrets/phylax-root-key"
+//! log_format = "json"
+//! body_limit = 1048576
+//! rate_limit_per_second = 50
+//! rate_limit_burst = 100
+//! request_timeout_ms = 10000
+//! entities_file = "/etc/phylax/entities.json"
+//! engine = "native"
+//! [jwt]
+//! jwks_file = "/etc/phylax/jwks.json"
+//! issuer = "https://example.eu.auth0.com/"
+//! audience = "https://api.example.com"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Flags of `phylax serve` (each also readable from the environment).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "PHYLAX_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PHYLAX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded store and generated keys [default: ./phylax-data].
+    #[arg(long, env = "PHYLAX_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// File holding the root key (64 hex digits or 43 base64url characters). Without it
+    /// and without `PHYLAX_ROOT_KEY`, a development key is generated in the data dir.
+    #[arg(long, env = "PHYLAX_ROOT_KEY_FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "PHYLAX_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Largest accepted request body, bytes [default: 1 MiB].
+    #[arg(long, env = "PHYLAX_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Sustained requests per second allowed per credential [default: 100].
+    #[arg(long, env = "PHYLAX_RATE_LIMIT_PER_SECOND")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a credential may send in a burst [default: 200].
+    #[arg(long, env = "PHYLAX_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// Request timeout, milliseconds [default: 10000].
+    #[arg(long, env = "PHYLAX_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Extra base entities for the engine (Cedar entity JSON array), e.g. field classes.
+    #[arg(long, env = "PHYLAX_ENTITIES_FILE")]
+    pub entities_file: Option<PathBuf>,
+    /// Decision engine.
+    #[arg(long, env = "PHYLAX_ENGINE", value_enum)]
+    pub engine: Option<EngineKind>,
+    /// JWKS file for verifying user JWTs (enables JWT credentials).
+    #[arg(long, env = "PHYLAX_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// Expected JWT issuer.
+    #[arg(long, env = "PHYLAX_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Expected JWT audience.
+    #[arg(long, env = "PHYLAX_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which engine decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The core linked in.
+    #[default]
+    Native,
+    /// The core's wasm component in wasmtime (not built into this binary yet).
+    Wasm,
+}
+
+/// The TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    root_key_file: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    body_limit: Option<usize>,
+    rate_limit_per_second: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    request_timeout_ms: Option<u64>,
+    entities_file: Option<PathBuf>,
+    engine: Option<EngineKind>,
+    jwt: Option<JwtFileConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtFileConfig {
+    jwks_file: Option<PathBuf>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+/// JWT verification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// The JWKS file.
+    pub jwks_file: PathBuf,
+    /// Expected issuer.
+    pub issuer: String,
+    /// Expected audience.
+    pub audience: String,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Root key file, if any.
+    pub root_key_file: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Body limit, bytes.
+    pub body_limit: usize,
+    /// Rate limit, requests per second per credential.
+    pub rate_limit_per_second: u32,
+    /// Rate limit burst.
+    pub rate_limit_burst: u32,
+    /// Request timeout, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Extra base entities.
+    pub entities_file: Option<PathBuf>,
+    /// Engine.
+    pub engine: EngineKind,
+    /// JWT credentials, when configured.
+    pub jwt: Option<JwtSettings>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read or parsed.
+    #[error("config file `{path}`: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A value is out of range or incomplete.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Resolves flags and environment (already merged by clap) over the TOML file.
+    pub fn resolve(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let jwt_file = file.jwt.clone().unwrap_or_default();
+        let jwks = args.jwt_jwks_file.clone().or(jwt_file.jwks_file);
+        let issuer = args.jwt_issuer.clone().or(jwt_file.issuer);
+        let audience = args.jwt_audience.clone().or(jwt_file.audience);
+        let jwt = match (jwks, issuer, audience) {
+            (Some(jwks_file), Some(issuer), Some(audience)) => Some(JwtSettings {
+                jwks_file,
+                issuer,
+                audience,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "JWT credentials need all of jwks file, issuer and audience".to_owned(),
+                ))
+            }
+        };
+        let config = Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("phylax-data")),
+            root_key_file: args.root_key_file.clone().or(file.root_key_file),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
+            rate_limit_per_second: args
+                .rate_limit_per_second
+                .or(file.rate_limit_per_second)
+                .unwrap_or(100),
+            rate_limit_burst: args
+                .rate_limit_burst
+                .or(file.rate_limit_burst)
+                .unwrap_or(200),
+            request_timeout_ms: args
+                .request_timeout_ms
+                .or(file.request_timeout_ms)
+                .unwrap_or(10_000),
+            entities_file: args.entities_file.clone().or(file.entities_file),
+            engine: args.engine.or(file.engine).unwrap_or_default(),
+            jwt,
+        };
+        if config.rate_limit_per_second == 0 || config.rate_limit_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "rate limit and burst must be at least 1".to_owned(),
+            ));
+        }
+        if config.body_limit < 1024 {
+            return Err(ConfigError::Invalid(
+                "body limit must be at least 1024 bytes".to_owned(),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let fail = |message: String| ConfigError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+
+    #[test]
+    fn flags_override_file_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phylax.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nbody_limit = 4096\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            body_limit: Some(8192),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.body_limit, 8192);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.data_dir, PathBuf::from("phylax-data"));
+        let c = Config::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phylax.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(Config::resolve(&args).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! The Phylax host: `phylax serve` (an HTTP API over the core, on an embedded SQLite
+//! store) and the operator CLI. See `DESIGN.md` §4 and the module docs:
+//! [`routes`] for the API, [`auth`] for credentials and tenant scoping, [`error`] for
+//! the status of every error code, [`store`] for persistence, [`config`] for settings.
+#![forbid(unsafe_code)]
+
+pub mod audit_log;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod rate_limit;
+pub mod routes;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod store;

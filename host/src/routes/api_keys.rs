@@ -1,0 +1,189 @@
+//! Tenant API keys (core `identity::api_key`): create, list, rotate with an overlap
+//! window, revoke. The key text is shown once, in the create or rotate answer; only its
+//! hash is stored. Scopes are the server's route scopes ([`crate::auth::SCOPES`], `*`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use phylax_core::audit::{Action, Outcome};
+use phylax_core::identity::{api_key, ApiKeyRecord, NewApiKey};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ok, ok_with, JsonBody};
+use crate::auth::{check_tenant, Access, Caller, SCOPES};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{blocking, now, AppState};
+
+/// `POST /v1/tenants/{tenant}/api-keys` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKey {
+    /// Scopes (see the server docs), or `["*"]`.
+    pub scopes: Vec<String>,
+    /// A label for people.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Expiry, unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+/// `POST .../rotate` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateKey {
+    /// How long the old key keeps working, seconds (default 86400).
+    #[serde(default)]
+    pub overlap_seconds: Option<u64>,
+}
+
+/// A new key: `apiKey` is shown only this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedKey {
+    /// The key text; store it as a secret.
+    pub api_key: String,
+    /// The stored record (hash only).
+    #[schema(value_type = Object)]
+    pub record: ApiKeyRecord,
+}
+
+fn check_scopes(scopes: &[String]) -> ApiResult<()> {
+    match scopes.iter().find(|s| *s != "*" && !SCOPES.contains(&s.as_str())) {
+        None => Ok(()),
+        Some(s) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "api_key.unknown_scope",
+            format!("unknown scope `{s}`"),
+            "use scopes the server knows: authorize, transit:encrypt, transit:decrypt, keys:rotate, audit:write, audit:read, policies:read, policies:write, api_keys:manage, tenant:read, or *",
+        )),
+    }
+}
+
+async fn save(state: &Arc<AppState>, tenant: &str, records: Vec<ApiKeyRecord>) -> ApiResult<()> {
+    let rows = records
+        .iter()
+        .map(|r| serde_json::to_string(r).map(|j| (r.key_id.clone(), j)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    let store = state.store.clone();
+    let t = tenant.to_owned();
+    blocking(move || Ok(store.put_api_keys(&t, &rows)?)).await
+}
+
+async fn load(state: &Arc<AppState>, tenant: &str, key_id: &str) -> ApiResult<ApiKeyRecord> {
+    let store = state.store.clone();
+    let id = key_id.to_owned();
+    match blocking(move || Ok(store.api_key(&id)?)).await? {
+        Some((t, json)) if t == tenant => serde_json::from_str(&json).map_err(ApiError::internal),
+        _ => Err(ApiError::not_found("api_key", key_id)),
+    }
+}
+
+/// `POST /v1/tenants/{tenant}/api-keys`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", request_body = CreateKey, responses((status = 201, body = IssuedKey)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
+    let row = state.tenant(&tenant).await?;
+    if row.deleted_at.is_some() {
+        return Err(super::policies::offboarded(&tenant));
+    }
+    check_scopes(&body.scopes)?;
+    let issued = api_key::issue(
+        &NewApiKey {
+            tenant: tenant.clone(),
+            environment: phylax_core::identity::Environment::Live,
+            scopes: body.scopes,
+            expires_at: body.expires_at,
+            name: body.name,
+        },
+        now(),
+    )
+    .map_err(|e| ApiError::from_diagnostic(&e))?;
+    save(&state, &tenant, vec![issued.record.clone()]).await?;
+    let mut ev = caller.event(&tenant, Action::Admin, "api_key.create", Outcome::Success);
+    ev.changed_fields = vec![issued.record.key_id.clone()];
+    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    Ok(ok_with(
+        StatusCode::CREATED,
+        IssuedKey {
+            api_key: issued.api_key.expose().to_owned(),
+            record: issued.record,
+        },
+    ))
+}
+
+/// `GET /v1/tenants/{tenant}/api-keys`: the records (hashes only).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", responses((status = 200, description = "`{\"ok\": [ApiKeyRecord]}`")), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
+    state.tenant(&tenant).await?;
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.api_keys(&tenant)?)).await?;
+    let records = rows
+        .iter()
+        .map(|j| serde_json::from_str::<ApiKeyRecord>(j).map_err(ApiError::internal))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(ok(records))
+}
+
+/// `POST /v1/tenants/{tenant}/api-keys/{key_id}/rotate`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys/{key_id}/rotate", request_body = RotateKey, responses((status = 200, body = IssuedKey)), security(("bearer" = [])))]
+pub async fn rotate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((tenant, key_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<RotateKey>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
+    let old = load(&state, &tenant, &key_id).await?;
+    let rotation = api_key::rotate(
+        &old,
+        now(),
+        body.overlap_seconds.unwrap_or(86_400),
+        old.expires_at,
+    )
+    .map_err(|e| ApiError::from_diagnostic(&e))?;
+    save(
+        &state,
+        &tenant,
+        vec![rotation.previous, rotation.issued.record.clone()],
+    )
+    .await?;
+    let mut ev = caller.event(&tenant, Action::Admin, "api_key.rotate", Outcome::Success);
+    ev.changed_fields = vec![key_id, rotation.issued.record.key_id.clone()];
+    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    Ok(ok(IssuedKey {
+        api_key: rotation.issued.api_key.expose().to_owned(),
+        record: rotation.issued.record,
+    }))
+}
+
+/// `DELETE /v1/tenants/{tenant}/api-keys/{key_id}`: revokes at once.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{key_id}", responses((status = 200, description = "`{\"ok\": ApiKeyRecord}`")), security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
+    let old = load(&state, &tenant, &key_id).await?;
+    let revoked = api_key::revoke(&old, now());
+    save(&state, &tenant, vec![revoked.clone()]).await?;
+    let mut ev = caller.event(&tenant, Action::Admin, "api_key.revoke", Outcome::Success);
+    ev.changed_fields = vec![key_id];
+    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    Ok(ok(revoked))
+}

@@ -1,0 +1,244 @@
+//! Tenant audit chains: ingest (for edge middleware and apps), paged query, JSON Lines
+//! export (itself an audited PHI-adjacent operation) and verification with the server's
+//! audit key. Ingested events are committed before the answer.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use phylax_core::audit::{self, Action, AuditEvent, AuditRecord, ChainHead, Outcome};
+use phylax_core::ErrorBody;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ok, JsonBody};
+use crate::auth::{check_tenant, Access, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{blocking, AppState};
+
+/// `POST .../audit/events` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ingest {
+    /// Events of this tenant (core `AuditEvent`), appended in order.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<AuditEvent>,
+}
+
+/// What was appended.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Appended {
+    /// How many events.
+    pub appended: usize,
+    /// Sequence number of the first.
+    pub first_seq: u64,
+    /// Sequence number of the last (the new head).
+    pub last_seq: u64,
+    /// Hash of the new head.
+    pub head_hash: String,
+}
+
+/// `POST /v1/tenants/{tenant}/audit/events`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/audit/events", request_body = Ingest, responses((status = 200, body = Appended)), security(("bearer" = [])))]
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<Ingest>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Data, "audit:write").await?;
+    state.tenant(&tenant).await?;
+    if body.events.is_empty() || body.events.len() > 1000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "audit.invalid_batch",
+            "send 1 to 1000 events per request",
+            "split the events into batches of at most 1000",
+        ));
+    }
+    if let Some(e) = body.events.iter().find(|e| e.tenant != tenant) {
+        return Err(ApiError::forbidden(
+            "auth.other_tenant",
+            format!("an event names tenant `{}`, not `{tenant}`", e.tenant),
+            "send each tenant's events to its own chain",
+        ));
+    }
+    for e in &body.events {
+        e.validate()
+            .map_err(|err| ApiError::from_diagnostic(&err))?;
+    }
+    let records = state
+        .audit
+        .append(&state.store, &tenant, body.events)
+        .await?;
+    state.metrics.audit_events(records.len() as u64);
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Err(ApiError::internal("no records appended"));
+    };
+    Ok(ok(Appended {
+        appended: records.len(),
+        first_seq: first.seq,
+        last_seq: last.seq,
+        head_hash: last.hash.clone(),
+    }))
+}
+
+/// Paging of the query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Return records after this sequence number (default 0).
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many (default 100, max 1000).
+    pub limit: Option<u32>,
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPage {
+    /// Records (core `AuditRecord`), in order.
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<AuditRecord>,
+    /// Pass as `after` for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+async fn page(
+    state: &Arc<AppState>,
+    tenant: &str,
+    after: u64,
+    limit: u32,
+) -> ApiResult<Vec<AuditRecord>> {
+    let store = state.store.clone();
+    let t = tenant.to_owned();
+    let rows = blocking(move || Ok(store.audit_page(&t, after, limit)?)).await?;
+    rows.iter()
+        .map(|(_, json)| serde_json::from_str(json).map_err(ApiError::internal))
+        .collect()
+}
+
+/// `GET /v1/tenants/{tenant}/audit/events?after=&limit=`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit/events", params(Page), responses((status = 200, body = RecordPage)), security(("bearer" = [])))]
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Query(p): Query<Page>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Data, "audit:read").await?;
+    state.tenant(&tenant).await?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let records = page(&state, &tenant, p.after, limit).await?;
+    let next = (records.len() == limit as usize)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Ok(ok(RecordPage { records, next }))
+}
+
+/// `GET /v1/tenants/{tenant}/audit/export`: the whole chain as JSON Lines (one
+/// `AuditRecord` per line). The export is itself appended (action `export`) first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit/export", responses((status = 200, description = "application/x-ndjson")), security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Data, "audit:read").await?;
+    state.tenant(&tenant).await?;
+    let ev = caller.event(&tenant, Action::Export, "audit.export", Outcome::Success);
+    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.metrics.audit_events(1);
+    let mut out = String::new();
+    let mut after = 0;
+    loop {
+        let store = state.store.clone();
+        let t = tenant.clone();
+        let rows = blocking(move || Ok(store.audit_page(&t, after, 1000)?)).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        for (_, json) in &rows {
+            out.push_str(json);
+            out.push('\n');
+        }
+        if rows.len() < 1000 {
+            break;
+        }
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        )],
+        out,
+    )
+        .into_response())
+}
+
+/// The verdict of a verification.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// True when the whole chain authenticates.
+    pub valid: bool,
+    /// Records checked.
+    pub records: u64,
+    /// The head reached.
+    #[schema(value_type = Object)]
+    pub head: Option<ChainHead>,
+    /// What is wrong (first bad sequence number and kind of fault), when not valid.
+    #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// `POST /v1/tenants/{tenant}/audit/verify`: verifies the stored chain.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/audit/verify", responses((status = 200, body = Verdict)), security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Data, "audit:read").await?;
+    state.tenant(&tenant).await?;
+    let mut records = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = page(&state, &tenant, after, 1000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        let done = batch.len() < 1000;
+        records.extend(batch);
+        if done {
+            break;
+        }
+    }
+    let n = records.len() as u64;
+    if records.is_empty() {
+        return Ok(ok(Verdict {
+            valid: true,
+            records: 0,
+            head: Some(ChainHead::genesis(&tenant)),
+            error: None,
+        }));
+    }
+    let verdict = match audit::verify(&tenant, &records, state.audit.key(), None) {
+        Ok(v) => Verdict {
+            valid: true,
+            records: v.verified,
+            head: Some(v.head),
+            error: None,
+        },
+        Err(e) => Verdict {
+            valid: false,
+            records: n,
+            head: None,
+            error: Some(ErrorBody::from_diagnostic(&e)),
+        },
+    };
+    Ok(ok(verdict))
+}

@@ -1,0 +1,88 @@
+//! Key rotation: a new data-key (or blind-index key) version becomes active; older
+//! versions still decrypt, and `rewrap` moves ciphertexts to the active one.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use phylax_core::audit::{Action, Outcome};
+use phylax_core::crypto::Keyring;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ok, JsonBody};
+use crate::auth::{check_tenant, Access, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{blocking, now, AppState};
+
+/// Which key to rotate.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    /// The data key (field encryption).
+    #[default]
+    Data,
+    /// The blind-index key.
+    Index,
+}
+
+/// `POST /v1/tenants/{tenant}/keys/rotate` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateKey {
+    /// `data` (default) or `index`.
+    #[serde(default)]
+    pub kind: KeyKind,
+}
+
+/// The rotation's result.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotated {
+    /// Which key.
+    pub kind: KeyKind,
+    /// The new active version.
+    pub active_version: u32,
+}
+
+/// `POST /v1/tenants/{tenant}/keys/rotate`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys/rotate", request_body = RotateKey, responses((status = 200, body = Rotated)), security(("bearer" = [])))]
+pub async fn rotate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<RotateKey>,
+) -> ApiResult<Response> {
+    check_tenant(&state, &caller, &tenant, Access::Control, "keys:rotate").await?;
+    let _guard = state.admin_lock.lock().await;
+    let row = state.tenant(&tenant).await?;
+    let mut keyring =
+        Keyring::open_json(&row.keyring, &state.root).map_err(|e| ApiError::from_diagnostic(&e))?;
+    let at = now();
+    let version = match body.kind {
+        KeyKind::Data => keyring.rotate(&state.root, at),
+        KeyKind::Index => keyring.rotate_index_key(&state.root, at),
+    }
+    .map_err(|e| ApiError::from_diagnostic(&e))?;
+    let json = keyring.to_json();
+    let store = state.store.clone();
+    let t = tenant.clone();
+    blocking(move || Ok(store.update_keyring(&t, &json)?)).await?;
+    state.set_keyring(&tenant, Arc::new(keyring));
+    let op = match body.kind {
+        KeyKind::Data => "keys.rotate_data",
+        KeyKind::Index => "keys.rotate_index",
+    };
+    state
+        .audit
+        .append(
+            &state.store,
+            &tenant,
+            vec![caller.event(&tenant, Action::Admin, op, Outcome::Success)],
+        )
+        .await?;
+    Ok(ok(Rotated {
+        kind: body.kind,
+        active_version: version,
+    }))
+}

@@ -1,0 +1,189 @@
+//! The server's shared state: the store, the keys, the engine, the keyring cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use phylax_core::crypto::{Keyring, RootKey};
+use phylax_core::identity::JwtVerifier;
+use phylax_core::policy::{BundleSigningKey, PolicyFile};
+use serde_json::Value;
+
+use crate::audit_log::AuditLog;
+use crate::config::Config;
+use crate::engine::{spec_for, EngineCell, EngineFactory};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::rate_limit::Limiter;
+use crate::store::{Store, TenantRow};
+
+/// Everything a handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    /// Resolved configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The root key.
+    pub root: RootKey,
+    /// The engine in use.
+    pub engine: EngineCell,
+    /// Builds engines (native or wasm).
+    pub factory: EngineFactory,
+    /// Extra base entities from the config.
+    pub extra_entities: Vec<Value>,
+    /// Opened keyrings by tenant.
+    keyrings: RwLock<HashMap<String, Arc<Keyring>>>,
+    /// The audit writer.
+    pub audit: AuditLog,
+    /// SHA-256 of the admin token.
+    pub admin_token_hash: [u8; 32],
+    /// Rate limiter.
+    pub limiter: Limiter,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Signs bundles.
+    pub signing_key: BundleSigningKey,
+    /// Verifies user JWTs, when configured.
+    pub jwt: Option<JwtVerifier>,
+    /// Serializes control-plane writes (tenant create/offboard, policies, rotation).
+    pub admin_lock: tokio::sync::Mutex<()>,
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Runs blocking store work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The parts [`AppState::new`] takes.
+#[derive(Debug)]
+pub struct StateParts {
+    /// Resolved configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The root key.
+    pub root: RootKey,
+    /// The audit writer.
+    pub audit: AuditLog,
+    /// SHA-256 of the admin token.
+    pub admin_token_hash: [u8; 32],
+    /// Signs bundles.
+    pub signing_key: BundleSigningKey,
+    /// Verifies user JWTs.
+    pub jwt: Option<JwtVerifier>,
+    /// Extra base entities.
+    pub extra_entities: Vec<Value>,
+}
+
+impl AppState {
+    /// Builds the state and the first engine from the store.
+    pub fn new(parts: StateParts, factory: EngineFactory) -> Result<Self, String> {
+        let engine = build_engine(&*parts.store, &factory, &parts.extra_entities)
+            .map_err(|e| format!("building the engine: {}", e.body.message))?;
+        let limiter = Limiter::new(
+            parts.config.rate_limit_per_second,
+            parts.config.rate_limit_burst,
+        );
+        Ok(Self {
+            config: parts.config,
+            store: parts.store,
+            root: parts.root,
+            engine: EngineCell::new(engine),
+            factory,
+            extra_entities: parts.extra_entities,
+            keyrings: RwLock::default(),
+            audit: parts.audit,
+            admin_token_hash: parts.admin_token_hash,
+            limiter,
+            metrics: Metrics::default(),
+            signing_key: parts.signing_key,
+            jwt: parts.jwt,
+            admin_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Rebuilds the engine from the store (after tenants or policies changed).
+    pub async fn rebuild_engine(self: &Arc<Self>) -> ApiResult<()> {
+        let state = self.clone();
+        let engine =
+            blocking(move || build_engine(&*state.store, &state.factory, &state.extra_entities))
+                .await?;
+        self.engine.replace(engine);
+        Ok(())
+    }
+
+    /// A tenant row, or 404.
+    pub async fn tenant(self: &Arc<Self>, id: &str) -> ApiResult<TenantRow> {
+        let store = self.store.clone();
+        let key = id.to_owned();
+        blocking(move || Ok(store.tenant(&key)?))
+            .await?
+            .ok_or_else(|| ApiError::not_found("tenant", id))
+    }
+
+    /// A tenant's opened keyring (cached).
+    pub async fn keyring(self: &Arc<Self>, tenant: &str) -> ApiResult<Arc<Keyring>> {
+        if let Some(k) = self
+            .keyrings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(tenant)
+        {
+            return Ok(k.clone());
+        }
+        let row = self.tenant(tenant).await?;
+        let keyring = Arc::new(
+            Keyring::open_json(&row.keyring, &self.root)
+                .map_err(|e| ApiError::from_diagnostic(&e))?,
+        );
+        self.keyrings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant.to_owned(), keyring.clone());
+        Ok(keyring)
+    }
+
+    /// Replaces a cached keyring.
+    pub fn set_keyring(&self, tenant: &str, keyring: Arc<Keyring>) {
+        self.keyrings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant.to_owned(), keyring);
+    }
+}
+
+/// Builds the engine for the store's live tenants and their current policies.
+pub fn build_engine(
+    store: &dyn Store,
+    factory: &EngineFactory,
+    extra: &[Value],
+) -> ApiResult<Arc<dyn crate::engine::DecisionEngine>> {
+    let tenants: Vec<String> = store
+        .tenants()?
+        .into_iter()
+        .filter(|t| t.deleted_at.is_none())
+        .map(|t| t.id)
+        .collect();
+    let mut policies = BTreeMap::new();
+    for row in store.current_policies()? {
+        let files: Vec<PolicyFile> =
+            serde_json::from_str(&row.files).map_err(ApiError::internal)?;
+        policies.insert(row.tenant, files);
+    }
+    let spec = spec_for(&tenants, policies, extra).map_err(|e| ApiError::from_diagnostic(&e))?;
+    factory
+        .build(&spec)
+        .map_err(|e| ApiError::from_diagnostic(&e))
+}

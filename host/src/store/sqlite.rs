@@ -1,0 +1,387 @@
+//! The embedded store: one SQLite file (`phylax.db` in the data dir), WAL mode.
+//!
+//! Durability: `journal_mode=WAL` with `synchronous=FULL`, so every committed
+//! transaction is fsynced before `COMMIT` returns. NORMAL would be faster but may lose
+//! the last transactions on power loss, and the server promises that an acknowledged
+//! audit event is durable. One connection behind a mutex: SQLite serializes writers
+//! anyway, and the server calls the store from `spawn_blocking`.
+//!
+//! Migrations are the numbered files in `host/migrations/`, compiled in and applied in
+//! order; `PRAGMA user_version` records the last one applied.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{PolicyRow, Store, StoreError, StoreResult, TenantRow};
+
+/// The migrations, in order. Never edit an applied one: add a new file.
+const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+
+/// File name of the database in the data dir.
+pub const DB_FILE: &str = "phylax.db";
+
+/// SQLite-backed [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `dir` and applies pending migrations.
+    pub fn open_dir(dir: &Path) -> StoreResult<Self> {
+        Self::open(&dir.join(DB_FILE))
+    }
+
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied
+        // (SQLite rolls it back), so a poisoned lock is safe to reuse.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Applies the migrations newer than `PRAGMA user_version`.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let applied: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+        let number = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        if number <= applied {
+            continue;
+        }
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError(format!("migration {name}: {e}")))?;
+        tx.pragma_update(None, "user_version", number)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}
+
+fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
+    Ok(TenantRow {
+        id: r.get(0)?,
+        created_at: to_u64(r.get(1)?),
+        deleted_at: r.get::<_, Option<i64>>(2)?.map(to_u64),
+        keyring: r.get(3)?,
+    })
+}
+
+fn policy_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyRow> {
+    Ok(PolicyRow {
+        tenant: r.get(0)?,
+        version: u32::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        created_at: to_u64(r.get(2)?),
+        files: r.get(3)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.conn()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn create_tenant(&self, row: &TenantRow) -> StoreResult<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO tenants (id, created_at, deleted_at, keyring) VALUES (?1, ?2, NULL, ?3)",
+                params![row.id, to_i64(row.created_at), row.keyring],
+            )
+            .map_err(err)?;
+        Ok(n == 1)
+    }
+
+    fn tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
+        self.conn()
+            .query_row(
+                "SELECT id, created_at, deleted_at, keyring FROM tenants WHERE id = ?1",
+                params![id],
+                tenant_row,
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, created_at, deleted_at, keyring FROM tenants ORDER BY id")
+            .map_err(err)?;
+        let rows = stmt.query_map([], tenant_row).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn update_keyring(&self, id: &str, keyring: &str) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "UPDATE tenants SET keyring = ?2 WHERE id = ?1",
+                params![id, keyring],
+            )
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn offboard_tenant(
+        &self,
+        id: &str,
+        keyring: &str,
+        at: u64,
+        revoked_keys: &[(String, String)],
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute(
+            "UPDATE tenants SET keyring = ?2, deleted_at = COALESCE(deleted_at, ?3) WHERE id = ?1",
+            params![id, keyring, to_i64(at)],
+        )
+        .map_err(err)?;
+        for (key_id, record) in revoked_keys {
+            tx.execute(
+                "UPDATE api_keys SET record = ?2 WHERE key_id = ?1",
+                params![key_id, record],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        let last: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM tenant_policies WHERE tenant = ?1",
+                params![tenant],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let version = last + 1;
+        tx.execute(
+            "INSERT INTO tenant_policies (tenant, version, created_at, files) VALUES (?1, ?2, ?3, ?4)",
+            params![tenant, version, to_i64(at), files],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        u32::try_from(version).map_err(err)
+    }
+
+    fn policies(&self, tenant: &str, version: Option<u32>) -> StoreResult<Option<PolicyRow>> {
+        let conn = self.conn();
+        let result = match version {
+            Some(v) => conn.query_row(
+                "SELECT tenant, version, created_at, files FROM tenant_policies WHERE tenant = ?1 AND version = ?2",
+                params![tenant, v],
+                policy_row,
+            ),
+            None => conn.query_row(
+                "SELECT tenant, version, created_at, files FROM tenant_policies WHERE tenant = ?1 ORDER BY version DESC LIMIT 1",
+                params![tenant],
+                policy_row,
+            ),
+        };
+        result.optional().map_err(err)
+    }
+
+    fn policy_versions(&self, tenant: &str) -> StoreResult<Vec<PolicyRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT tenant, version, created_at, files FROM tenant_policies WHERE tenant = ?1 ORDER BY version")
+            .map_err(err)?;
+        let rows = stmt.query_map(params![tenant], policy_row).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn current_policies(&self) -> StoreResult<Vec<PolicyRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT p.tenant, p.version, p.created_at, p.files FROM tenant_policies p
+                 JOIN (SELECT tenant, MAX(version) AS v FROM tenant_policies GROUP BY tenant) m
+                   ON p.tenant = m.tenant AND p.version = m.v
+                 JOIN tenants t ON t.id = p.tenant AND t.deleted_at IS NULL
+                 ORDER BY p.tenant",
+            )
+            .map_err(err)?;
+        let rows = stmt.query_map([], policy_row).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn put_api_keys(&self, tenant: &str, records: &[(String, String)]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        for (key_id, record) in records {
+            tx.execute(
+                "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key_id) DO UPDATE SET record = excluded.record",
+                params![key_id, tenant, record],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn api_key(&self, key_id: &str) -> StoreResult<Option<(String, String)>> {
+        self.conn()
+            .query_row(
+                "SELECT tenant, record FROM api_keys WHERE key_id = ?1",
+                params![key_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn api_keys(&self, tenant: &str) -> StoreResult<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT record FROM api_keys WHERE tenant = ?1 ORDER BY key_id")
+            .map_err(err)?;
+        let rows = stmt.query_map(params![tenant], |r| r.get(0)).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn last_audit(&self, tenant: &str) -> StoreResult<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT record FROM audit_records WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+                params![tenant],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn append_audit(&self, tenant: &str, records: &[(u64, String)]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO audit_records (tenant, seq, record) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (seq, record) in records {
+                stmt.execute(params![tenant, to_i64(*seq), record])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, record FROM audit_records WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![tenant, to_i64(after), limit], |r| {
+                Ok((to_u64(r.get(0)?), r.get(1)?))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn setting(&self, name: &str) -> StoreResult<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT value FROM settings WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn put_setting(&self, name: &str, value: &str) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+
+    #[test]
+    fn migrates_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let row = TenantRow {
+            id: "acme".into(),
+            created_at: 1,
+            deleted_at: None,
+            keyring: "{}".into(),
+        };
+        assert!(store.create_tenant(&row).unwrap());
+        assert!(!store.create_tenant(&row).unwrap());
+        assert_eq!(store.put_policies("acme", "[]", 2).unwrap(), 1);
+        assert_eq!(store.put_policies("acme", "[1]", 3).unwrap(), 2);
+        assert_eq!(store.policies("acme", None).unwrap().unwrap().version, 2);
+        assert_eq!(
+            store.policies("acme", Some(1)).unwrap().unwrap().files,
+            "[]"
+        );
+        assert_eq!(store.current_policies().unwrap().len(), 1);
+        store
+            .append_audit("acme", &[(1, "a".into()), (2, "b".into())])
+            .unwrap();
+        assert!(store.append_audit("acme", &[(2, "c".into())]).is_err());
+        assert_eq!(store.last_audit("acme").unwrap().unwrap(), "b");
+        assert_eq!(
+            store.audit_page("acme", 1, 10).unwrap(),
+            vec![(2, "b".into())]
+        );
+        drop(store);
+        // Reopening applies nothing twice.
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(store.tenant("acme").unwrap().unwrap().created_at, 1);
+    }
+}

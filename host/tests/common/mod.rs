@@ -1,0 +1,174 @@
+//! Starts the real `phylax` binary on a random loopback port with a temporary data dir.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    reason = "tests fail loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    agent: ureq::Agent,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_phylax")
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env("PHYLAX_ADMIN_TOKEN", ADMIN)
+            .env_remove("PHYLAX_ROOT_KEY")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("phylax listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+            agent,
+        }
+    }
+
+    /// Sends a request; returns status, headers of interest and body.
+    pub fn req(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+        self.req_h(method, path, token, body, &[])
+    }
+
+    pub fn req_h(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        self.try_req_h(method, path, token, body, headers)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like `req_h`, but a transport failure (server gone) is an `Err`.
+    pub fn try_req_h(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp, ureq::Error> {
+        let url = format!("{}{}", self.base, path);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder = builder.header("content-type", "application/json");
+        // GET and DELETE carry no body.
+        let mut resp = if matches!(method, "GET" | "DELETE") {
+            self.agent.run(builder.body(()).unwrap())?
+        } else {
+            let request = builder.body(body.unwrap_or("").to_owned()).unwrap();
+            self.agent.run(request)?
+        };
+        let status = resp.status().as_u16();
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header("etag");
+        let retry_after = header("retry-after");
+        let text = resp.body_mut().read_to_string()?;
+        Ok(Resp {
+            status,
+            text,
+            etag,
+            retry_after,
+        })
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Resp {
+        self.req(method, path, Some(ADMIN), body)
+    }
+
+    pub fn create_tenant(&self, id: &str) {
+        let r = self.admin("POST", "/v1/tenants", Some(&format!(r#"{{"id":"{id}"}}"#)));
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    pub fn api_key(&self, tenant: &str, scopes: &[&str]) -> String {
+        let body = serde_json::json!({ "scopes": scopes }).to_string();
+        let r = self.admin(
+            "POST",
+            &format!("/v1/tenants/{tenant}/api-keys"),
+            Some(&body),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["ok"]["apiKey"].as_str().unwrap().to_owned()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub text: String,
+    pub etag: Option<String>,
+    pub retry_after: Option<String>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
