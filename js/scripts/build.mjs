@@ -27,8 +27,9 @@ function which(name) {
 }
 
 // 1. The core, compiled for the web.
-run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release', '--locked']);
-const raw = join(target, 'wasm32-unknown-unknown', 'wasm-release', 'phylax_wasm.wasm');
+const profile = 'wasm-release';
+run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown', '--profile', profile, '--locked']);
+const raw = join(target, 'wasm32-unknown-unknown', profile, 'phylax_wasm.wasm');
 
 // 2. JS glue. `--target web` gives an init that takes a URL, bytes or a compiled Module.
 const glue = join(js, 'src', 'wasm');
