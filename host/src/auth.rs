@@ -343,10 +343,10 @@ pub async fn authenticate(
         .map(|c| c.0.ip().to_string());
     let credential = match verify(&state, req.headers(), source_ip.as_deref()).await {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(e) => return before_body(e.into_response()),
     };
     if let Err(e) = state.limiter.check(&credential.id()) {
-        return e.into_response();
+        return before_body(e.into_response());
     }
     let caller = Caller {
         credential,
@@ -372,13 +372,24 @@ pub async fn authenticate(
             );
             let ev = AuditEvent { reason: None, ..ev };
             if let Err(e) = audit_if_tenant(&state, named, ev).await {
-                return e.into_response();
+                return before_body(e.into_response());
             }
-            return err.into_response();
+            return before_body(err.into_response());
         }
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Marks a response sent without reading the request body: the server will not read the
+/// rest of that body, so the connection cannot carry another request. Saying so lets the
+/// client open a new one instead of writing into a closed socket.
+fn before_body(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// The `{tenant}` of a `/v1/tenants/{tenant}/...` path (with or without `/v1`).
