@@ -42,8 +42,12 @@ fn decision(c: &mut Criterion) {
         .unwrap();
     let request = case["request"].to_string();
 
+    // Startup, once: compiling the component is a one-off per process, too slow to
+    // sample; reported here.
+    let started = std::time::Instant::now();
     let runtime = WasmRuntime::new()
         .expect("build the component first: cargo build -p phylax-component --target wasm32-wasip2 --release");
+    eprintln!("startup/compile_component: {:?}", started.elapsed());
     let native = build_engine_json(&spec).unwrap();
     let wasm = WasmEngine::from_spec_json(&runtime, &spec)
         .unwrap()
