@@ -1,0 +1,167 @@
+//! The compiled component and its instances.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::Store;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::error::Error;
+use crate::locate::component_path;
+
+/// Host bindings generated from `wasm/wit/phylax.wit`, the same file the component is
+/// built from.
+#[allow(
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic,
+    reason = "generated code"
+)]
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        world: "phylax",
+        path: "../../wasm/wit",
+    });
+}
+
+use bindings::{Phylax, PhylaxPre};
+
+/// What a store holds besides the instance: the WASI context. It grants randomness and
+/// clocks (what the core uses) and the process's stderr (where a panic would report);
+/// no files, no environment, no arguments, no network, no stdin or stdout.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One instance of the component in its own store. Not shared: whoever holds it (behind
+/// a mutex) calls into it.
+pub(crate) struct Instance {
+    pub(crate) store: Store<HostState>,
+    pub(crate) bindings: Phylax,
+}
+
+/// The component, compiled once per process, ready to instantiate.
+///
+/// `WasmRuntime` is cheap to clone (an `Arc`) and `Send + Sync`. Compiling the component
+/// (`Component::new`, cranelift) is the expensive step, seconds for the ~2 MB component;
+/// do it once at startup and share the runtime. Each [`WasmEngine`](crate::WasmEngine)
+/// and [`WasmKeyring`](crate::WasmKeyring) instantiates it from the pre-linked
+/// `InstancePre`, which costs well under a millisecond.
+#[derive(Clone)]
+pub struct WasmRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pre: PhylaxPre<HostState>,
+    /// An instance for the stateless calls (`validatePolicies`, `verifyBundle`).
+    utility: Mutex<Option<Instance>>,
+}
+
+impl std::fmt::Debug for WasmRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmRuntime").finish_non_exhaustive()
+    }
+}
+
+impl WasmRuntime {
+    /// Loads the component from [`component_path`] (`$PHYLAX_COMPONENT_WASM`, else the
+    /// cargo target directory).
+    pub fn new() -> Result<Self, Error> {
+        Self::from_file(component_path())
+    }
+
+    /// Loads the component from a file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Compiles the component from its bytes and links it against WASI.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let engine = wasmtime::Engine::new(&wasmtime::Config::new()).map_err(Error::Load)?;
+        let component = Component::new(&engine, bytes).map_err(Error::Load)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::Load)?;
+        let pre = linker.instantiate_pre(&component).map_err(Error::Load)?;
+        let pre = PhylaxPre::new(pre).map_err(Error::Load)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pre,
+                utility: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// A fresh instance in a fresh store.
+    pub(crate) fn instantiate(&self) -> Result<Instance, Error> {
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let mut store = Store::new(
+            self.inner.pre.engine(),
+            HostState {
+                wasi,
+                table: ResourceTable::new(),
+            },
+        );
+        let bindings = self
+            .inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(Error::Trap)?;
+        Ok(Instance { store, bindings })
+    }
+
+    /// Runs a stateless call on the shared utility instance, replacing it if it failed.
+    fn stateless(
+        &self,
+        call: impl FnOnce(&mut Instance) -> wasmtime::Result<String>,
+    ) -> Result<String, Error> {
+        let mut slot = self
+            .inner
+            .utility
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let instance = match slot.as_mut() {
+            Some(instance) => instance,
+            None => slot.insert(self.instantiate()?),
+        };
+        call(instance).map_err(|err| {
+            *slot = None;
+            Error::Trap(err)
+        })
+    }
+
+    /// `validatePolicies` on JSON text: the verdict `{valid, error?, diagnostics}`, or
+    /// a `request.malformed` error answer, as the core answers natively.
+    pub fn validate_policies_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_policy()
+                .call_validate_policies(&mut i.store, json)
+        })
+    }
+
+    /// `verifyBundle` on JSON text: `{"ok":{hash, version, createdAt}}` or an error answer.
+    pub fn verify_bundle_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_policy()
+                .call_verify_bundle(&mut i.store, json)
+        })
+    }
+}
