@@ -10,8 +10,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use phylax_core::calls::Answer;
 use phylax_core::policy::calls::{authorize_batch_json, authorize_json, readable_fields_json};
 use phylax_core::policy::{pack, Engine, EngineSpec, PolicyError, PolicyFile};
+use phylax_core::ErrorBody;
+use phylax_engine_wasm::{WasmEngine, WasmRuntime};
 use serde_json::Value;
 
 /// What the server needs from an engine. Requests and answers are the core's JSON call
@@ -53,11 +56,73 @@ impl DecisionEngine for NativeEngine {
     }
 }
 
-/// A function building an engine from a spec.
-pub type BuildFn =
-    dyn Fn(&EngineSpec) -> Result<Arc<dyn DecisionEngine>, PolicyError> + Send + Sync;
+/// The core compiled as a WebAssembly component, run by wasmtime (`--engine wasm`):
+/// the same JSON calls, byte-identical answers.
+#[derive(Debug)]
+pub struct WasmDecisionEngine(WasmEngine);
 
-/// Builds engines from specs (native today; the wasm engine plugs in here).
+impl WasmDecisionEngine {
+    /// Builds the engine from a spec inside the component.
+    pub fn build(runtime: &WasmRuntime, spec: &EngineSpec) -> Result<Self, ErrorBody> {
+        let json = serde_json::to_string(spec).map_err(|e| engine_failure(&e))?;
+        match WasmEngine::from_spec_json(runtime, &json) {
+            Ok(engine) => Ok(Self(engine)),
+            // The component's refusal is the core's error answer, as natively.
+            Err(phylax_engine_wasm::Error::Rejected(answer)) => {
+                match serde_json::from_str::<Answer<Value>>(&answer) {
+                    Ok(Answer::Error(body)) => Err(body),
+                    _ => Err(engine_failure(&answer)),
+                }
+            }
+            Err(e) => Err(engine_failure(&e)),
+        }
+    }
+
+    /// A call into the component. Component calls block their thread (and WASI may enter
+    /// the tokio runtime), so on the server's worker threads they run in `block_in_place`.
+    fn call(
+        &self,
+        op: impl FnOnce(&WasmEngine) -> Result<String, phylax_engine_wasm::Error>,
+    ) -> String {
+        let run =
+            || op(&self.0).unwrap_or_else(|e| Answer::<()>::Error(engine_failure(&e)).to_json());
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
+    }
+}
+
+fn engine_failure(err: &dyn fmt::Display) -> ErrorBody {
+    ErrorBody {
+        code: "engine.failed".to_owned(),
+        message: format!("the wasm engine failed: {err}"),
+        hint: "this is a bug in the component; the request was denied. Report it with the request"
+            .to_owned(),
+    }
+}
+
+impl DecisionEngine for WasmDecisionEngine {
+    fn authorize_json(&self, request: &str) -> String {
+        self.call(|e| e.authorize_json(request))
+    }
+    fn authorize_batch_json(&self, request: &str) -> String {
+        self.call(|e| e.authorize_batch_json(request))
+    }
+    fn readable_fields_json(&self, request: &str) -> String {
+        self.call(|e| e.readable_fields_json(request))
+    }
+    fn bundle_hash(&self) -> String {
+        self.0.bundle_hash().to_owned()
+    }
+}
+
+/// A function building an engine from a spec.
+pub type BuildFn = dyn Fn(&EngineSpec) -> Result<Arc<dyn DecisionEngine>, ErrorBody> + Send + Sync;
+
+/// Builds engines from specs: natively, or in the wasm component.
 #[derive(Clone)]
 pub struct EngineFactory(pub Arc<BuildFn>);
 
@@ -71,12 +136,22 @@ impl EngineFactory {
     /// The native engine.
     pub fn native() -> Self {
         Self(Arc::new(|spec| {
-            Ok(Arc::new(NativeEngine::build(spec)?) as Arc<dyn DecisionEngine>)
+            let engine = NativeEngine::build(spec).map_err(|e| ErrorBody::from_diagnostic(&e))?;
+            Ok(Arc::new(engine) as Arc<dyn DecisionEngine>)
         }))
     }
 
+    /// The wasm component engine. Compiles the component once (a few seconds), here.
+    pub fn wasm() -> Result<Self, String> {
+        let runtime = WasmRuntime::new().map_err(|e| format!("`--engine wasm`: {e}"))?;
+        Ok(Self(Arc::new(move |spec| {
+            let engine = WasmDecisionEngine::build(&runtime, spec)?;
+            Ok(Arc::new(engine) as Arc<dyn DecisionEngine>)
+        })))
+    }
+
     /// Builds one engine.
-    pub fn build(&self, spec: &EngineSpec) -> Result<Arc<dyn DecisionEngine>, PolicyError> {
+    pub fn build(&self, spec: &EngineSpec) -> Result<Arc<dyn DecisionEngine>, ErrorBody> {
         (self.0)(spec)
     }
 }

@@ -171,12 +171,7 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, String> {
     };
     let factory = match config.engine {
         EngineKind::Native => EngineFactory::native(),
-        EngineKind::Wasm => {
-            return Err(
-                "`--engine wasm` is not available in this build yet; use `--engine native`"
-                    .to_owned(),
-            )
-        }
+        EngineKind::Wasm => EngineFactory::wasm()?,
     };
     let parts = StateParts {
         config,

@@ -183,7 +183,5 @@ pub fn build_engine(
         policies.insert(row.tenant, files);
     }
     let spec = spec_for(&tenants, policies, extra).map_err(|e| ApiError::from_diagnostic(&e))?;
-    factory
-        .build(&spec)
-        .map_err(|e| ApiError::from_diagnostic(&e))
+    factory.build(&spec).map_err(ApiError::from_body)
 }

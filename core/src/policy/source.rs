@@ -189,7 +189,9 @@ pub(crate) fn validate_layer(
     if result.validation_passed() {
         return Ok(());
     }
-    let diagnostics = result
+    // Cedar reports validation errors in hash-map order, which differs between
+    // processes; sorted, the same policies give the same error text in every runtime.
+    let mut diagnostics: Vec<SourceDiagnostic> = result
         .validation_errors()
         .map(|err| {
             let id = err.policy_id();
@@ -204,6 +206,9 @@ pub(crate) fn validate_layer(
             }
         })
         .collect();
+    diagnostics.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.message).cmp(&(&b.file, b.line, b.column, &b.message))
+    });
     Err(PolicyError::Validation { diagnostics })
 }
 
