@@ -4,25 +4,28 @@
 # DURATION seconds (default 10). Not part of the tests.
 #
 # Needs `wrk` (Debian: apt-get install wrk). Run from the repo root:
-#   bash host/bench/load.sh            # builds the release binary first
-# Output: one line per concurrency level (also written to host/bench/results.txt).
+#   bash host/bench/load.sh                 # builds the release binary first
+#   ENGINE=wasm bash host/bench/load.sh     # decisions through the wasm component
+# Output: one line per concurrency level (also written to host/bench/results-ENGINE.txt).
 set -euo pipefail
 
 DURATION="${DURATION:-10}"
+ENGINE="${ENGINE:-native}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 
 cargo build --release -q -p phylax-host
+[ "$ENGINE" = native ] || cargo build --release -q -p phylax-component --target wasm32-wasip2
 BIN="$CARGO_TARGET_DIR/release/phylax"
 WORK="$(mktemp -d)"
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 export PHYLAX_ADMIN_TOKEN="bench-admin-token-0123456789"
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+"$BIN" serve --engine "$ENGINE" --listen 127.0.0.1:0 --data-dir "$WORK/data" \
   --rate-limit-per-second 10000000 --rate-limit-burst 10000000 >"$WORK/out" 2>"$WORK/err" &
 PID=$!
-for _ in $(seq 50); do grep -q "listening" "$WORK/out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "listening" "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 BASE="$(sed -n 's/^phylax listening on //p' "$WORK/out")"
 [ -n "$BASE" ] || { cat "$WORK/err" >&2; exit 1; }
 
@@ -47,9 +50,10 @@ done = function(summary, latency, requests)
 end
 LUA
 
-echo "phylax load benchmark: POST /v1/authorize (allow), ${DURATION}s per level, $(nproc) cores" | tee "$ROOT/host/bench/results.txt"
+OUT="$ROOT/host/bench/results-$ENGINE.txt"
+echo "phylax load benchmark: POST /v1/authorize (allow), --engine $ENGINE, ${DURATION}s per level, $(nproc) cores" | tee "$OUT"
 for C in 1 16 64; do
   T=$(( C < 2 ? 1 : 2 ))
   LINE="$(wrk -t"$T" -c"$C" -d"${DURATION}s" --timeout 5s -s "$WORK/post.lua" "$BASE/v1/authorize" | grep '^RESULT')"
-  echo "connections=$C ${LINE#RESULT }" | tee -a "$ROOT/host/bench/results.txt"
+  echo "connections=$C ${LINE#RESULT }" | tee -a "$OUT"
 done
