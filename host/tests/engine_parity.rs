@@ -14,27 +14,7 @@
 
 mod common;
 
-use common::Server;
-use serde_json::Value;
-
-fn pack_cases() -> Value {
-    serde_json::from_str(include_str!("../../core/tests/pack_cases.json")).unwrap()
-}
-
-/// The tenant whose credential may send a case: the resource's tenant.
-fn resource_tenant(req: &Value) -> String {
-    let res = &req["resource"];
-    if res["type"] == "Tenant" {
-        return res["id"].as_str().unwrap().to_owned();
-    }
-    let entity = req["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["uid"] == *res)
-        .unwrap();
-    entity["attrs"]["tenant"]["id"].as_str().unwrap().to_owned()
-}
+use common::{pack_cases, resource_tenant, Server};
 
 fn start(dir: &std::path::Path, engine: &str, entities: &std::path::Path) -> Server {
     let server = Server::start(

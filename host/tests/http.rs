@@ -10,28 +10,8 @@
 
 mod common;
 
-use common::{Server, ADMIN};
+use common::{pack_cases, resource_tenant, Server, ADMIN};
 use serde_json::{json, Value};
-
-fn pack_cases() -> Value {
-    serde_json::from_str(include_str!("../../core/tests/pack_cases.json")).unwrap()
-}
-
-/// The tenant a request is decided in: the resource itself if it is a tenant, else the
-/// tenant attribute of the resource entity.
-fn resource_tenant(req: &Value) -> String {
-    let res = &req["resource"];
-    if res["type"] == "Tenant" {
-        return res["id"].as_str().unwrap().to_owned();
-    }
-    req["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["uid"] == *res)
-        .map(|e| e["attrs"]["tenant"]["id"].as_str().unwrap().to_owned())
-        .unwrap()
-}
 
 #[test]
 fn healthcare_pack_cases_through_v1_authorize() {

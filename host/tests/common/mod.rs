@@ -172,3 +172,24 @@ impl Resp {
             .to_owned()
     }
 }
+
+/// The healthcare pack decision table.
+pub fn pack_cases() -> Value {
+    serde_json::from_str(include_str!("../../../core/tests/pack_cases.json")).unwrap()
+}
+
+/// The tenant a request is decided in: the resource itself if it is a tenant, else the
+/// tenant attribute of the resource entity.
+pub fn resource_tenant(req: &Value) -> String {
+    let res = &req["resource"];
+    if res["type"] == "Tenant" {
+        return res["id"].as_str().unwrap().to_owned();
+    }
+    req["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uid"] == *res)
+        .map(|e| e["attrs"]["tenant"]["id"].as_str().unwrap().to_owned())
+        .unwrap()
+}
