@@ -122,6 +122,26 @@ async fn page(
         .collect()
 }
 
+/// Every stored record of a tenant's chain, in order, as stored JSON (read in pages).
+async fn whole_chain(state: &Arc<AppState>, tenant: &str) -> ApiResult<Vec<String>> {
+    const PAGE: u32 = 1000;
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let store = state.store.clone();
+        let t = tenant.to_owned();
+        let rows = blocking(move || Ok(store.audit_page(&t, after, PAGE)?)).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
+        let done = rows.len() < PAGE as usize;
+        out.extend(rows.into_iter().map(|(_, json)| json));
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// `GET /v1/tenants/{tenant}/audit/events?after=&limit=`.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/audit/events", params(Page), responses((status = 200, body = RecordPage)), security(("bearer" = [])))]
 pub async fn query(
@@ -154,20 +174,9 @@ pub async fn export(
     state.audit.append(&state.store, &tenant, vec![ev]).await?;
     state.metrics.audit_events(1);
     let mut out = String::new();
-    let mut after = 0;
-    loop {
-        let store = state.store.clone();
-        let t = tenant.clone();
-        let rows = blocking(move || Ok(store.audit_page(&t, after, 1000)?)).await?;
-        let Some((last, _)) = rows.last() else { break };
-        after = *last;
-        for (_, json) in &rows {
-            out.push_str(json);
-            out.push('\n');
-        }
-        if rows.len() < 1000 {
-            break;
-        }
+    for json in whole_chain(&state, &tenant).await? {
+        out.push_str(&json);
+        out.push('\n');
     }
     Ok((
         [(
@@ -205,18 +214,11 @@ pub async fn verify(
 ) -> ApiResult<Response> {
     check_tenant(&state, &caller, &tenant, Access::Data, "audit:read").await?;
     state.tenant(&tenant).await?;
-    let mut records = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = page(&state, &tenant, after, 1000).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        let done = batch.len() < 1000;
-        records.extend(batch);
-        if done {
-            break;
-        }
-    }
+    let records = whole_chain(&state, &tenant)
+        .await?
+        .iter()
+        .map(|json| serde_json::from_str::<AuditRecord>(json).map_err(ApiError::internal))
+        .collect::<ApiResult<Vec<_>>>()?;
     let n = records.len() as u64;
     if records.is_empty() {
         return Ok(ok(Verdict {
