@@ -28,3 +28,7 @@ pub use keyring::{KeySet, Keyring, KeyringState, WrappedKey};
 pub use record::{EncryptedRecord, FieldSpec, RecordSpec};
 pub use root_key::RootKey;
 pub use secret::Secret32;
+
+#[cfg(feature = "insecure-fixed-nonces")]
+#[doc(hidden)]
+pub use random::fixed::with_fixed_nonces;

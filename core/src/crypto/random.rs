@@ -17,6 +17,10 @@ pub fn fill(buf: &mut [u8]) -> Result<(), CryptoError> {
 /// A fresh random 96-bit nonce.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn nonce() -> Result<[u8; 12], CryptoError> {
+    #[cfg(feature = "insecure-fixed-nonces")]
+    if let Some(nonce) = fixed::next() {
+        return Ok(nonce);
+    }
     let mut nonce = [0u8; 12];
     fill(&mut nonce)?;
     Ok(nonce)
@@ -25,6 +29,10 @@ pub fn nonce() -> Result<[u8; 12], CryptoError> {
 /// A fresh random 96-bit nonce, from the pool.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub fn nonce() -> Result<[u8; 12], CryptoError> {
+    #[cfg(feature = "insecure-fixed-nonces")]
+    if let Some(nonce) = fixed::next() {
+        return Ok(nonce);
+    }
     pool::take()
 }
 
@@ -64,5 +72,45 @@ mod pool {
             pool.next = start + 12;
             Ok(nonce)
         })
+    }
+}
+
+/// Test vectors only: nonces chosen by the caller instead of drawn at random.
+///
+/// Compiled only with the `insecure-fixed-nonces` cargo feature, which nothing in the
+/// published crates enables: the conformance suite turns it on through a dev-dependency,
+/// so only test builds contain it. A fixed nonce repeated under one key breaks AES-GCM;
+/// this exists so that a vector can state the exact ciphertext bytes a runtime must
+/// produce (`conformance/README.md`).
+#[cfg(feature = "insecure-fixed-nonces")]
+pub mod fixed {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    thread_local! {
+        static QUEUE: RefCell<VecDeque<[u8; 12]>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    pub(super) fn next() -> Option<[u8; 12]> {
+        QUEUE.with(|queue| queue.borrow_mut().pop_front())
+    }
+
+    /// Runs `f` with `nonces` handed out, in order, to the encryptions it makes on this
+    /// thread (random nonces again once they run out). Returns `f`'s result and how many
+    /// of the nonces were left unused; they are discarded.
+    pub fn with_fixed_nonces<R>(nonces: &[[u8; 12]], f: impl FnOnce() -> R) -> (R, usize) {
+        QUEUE.with(|queue| {
+            let mut queue = queue.borrow_mut();
+            queue.clear();
+            queue.extend(nonces.iter().copied());
+        });
+        let result = f();
+        let unused = QUEUE.with(|queue| {
+            let mut queue = queue.borrow_mut();
+            let unused = queue.len();
+            queue.clear();
+            unused
+        });
+        (result, unused)
     }
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -65,8 +65,11 @@ pub struct WasmRuntime {
 
 struct Inner {
     pre: PhylaxPre<HostState>,
-    /// An instance for the stateless calls (`validatePolicies`, `verifyBundle`).
+    /// An instance for the stateless calls (`validatePolicies`, `verifyBundle`, ...).
     utility: Mutex<Option<Instance>>,
+    /// Test vectors only: where every instance's WASI randomness comes from first.
+    #[cfg(feature = "insecure-fixed-random")]
+    random: Option<crate::fixed_random::InsecureRandomQueue>,
 }
 
 impl std::fmt::Debug for WasmRuntime {
@@ -104,13 +107,41 @@ impl WasmRuntime {
             inner: Arc::new(Inner {
                 pre,
                 utility: Mutex::new(None),
+                #[cfg(feature = "insecure-fixed-random")]
+                random: None,
+            }),
+        })
+    }
+
+    /// Test vectors only: a runtime whose instances draw WASI randomness from `queue`
+    /// before the OS (see `InsecureRandomQueue`). Needs the `insecure-fixed-random`
+    /// feature, which only the conformance test enables.
+    #[cfg(feature = "insecure-fixed-random")]
+    #[doc(hidden)]
+    pub fn with_insecure_random(
+        path: impl AsRef<Path>,
+        queue: crate::fixed_random::InsecureRandomQueue,
+    ) -> Result<Self, Error> {
+        let runtime = Self::from_file(path)?;
+        let inner = Arc::try_unwrap(runtime.inner)
+            .map_err(|_| Error::Load(wasmtime::Error::msg("runtime already shared")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                random: Some(queue),
+                ..inner
             }),
         })
     }
 
     /// A fresh instance in a fresh store.
     pub(crate) fn instantiate(&self) -> Result<Instance, Error> {
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stderr();
+        #[cfg(feature = "insecure-fixed-random")]
+        if let Some(queue) = &self.inner.random {
+            wasi.secure_random(queue.rng());
+        }
+        let wasi = wasi.build();
         let mut store = Store::new(
             self.inner.pre.engine(),
             HostState {
@@ -127,10 +158,10 @@ impl WasmRuntime {
     }
 
     /// Runs a stateless call on the shared utility instance, replacing it if it failed.
-    fn stateless(
+    fn stateless<R>(
         &self,
-        call: impl FnOnce(&mut Instance) -> wasmtime::Result<String>,
-    ) -> Result<String, Error> {
+        call: impl FnOnce(&mut Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, Error> {
         let mut slot = self
             .inner
             .utility
@@ -154,6 +185,123 @@ impl WasmRuntime {
                 .phylax_core_policy()
                 .call_validate_policies(&mut i.store, json)
         })
+    }
+
+    /// `issueApiKey` on JSON text, as `phylax_core::identity::calls::issue_api_key`.
+    pub fn issue_api_key_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_issue_api_key(&mut i.store, json)
+        })
+    }
+
+    /// `parseApiKey` on JSON text.
+    pub fn parse_api_key_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_parse_api_key(&mut i.store, json)
+        })
+    }
+
+    /// `verifyApiKey` on JSON text.
+    pub fn verify_api_key_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_verify_api_key(&mut i.store, json)
+        })
+    }
+
+    /// `rotateApiKey` on JSON text.
+    pub fn rotate_api_key_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_rotate_api_key(&mut i.store, json)
+        })
+    }
+
+    /// `revokeApiKey` on JSON text.
+    pub fn revoke_api_key_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_revoke_api_key(&mut i.store, json)
+        })
+    }
+
+    /// `verifyTokenWithJwks` on JSON text (one-shot: the JWKS is parsed on every call).
+    pub fn verify_token_with_jwks_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_identity()
+                .call_verify_token_with_jwks(&mut i.store, json)
+        })
+    }
+
+    /// `signWebhook` on JSON text.
+    pub fn sign_webhook_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_webhook()
+                .call_sign(&mut i.store, json)
+        })
+    }
+
+    /// `verifyWebhook` on JSON text.
+    pub fn verify_webhook_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_webhook()
+                .call_verify(&mut i.store, json)
+        })
+    }
+
+    /// `auditAppend` (`{head, events}`) under `audit_key` (64 hex digits or 43 base64url
+    /// characters). A bad key gives [`Error::Rejected`] with the core's error answer.
+    pub fn audit_append_json(&self, audit_key: &str, json: &str) -> Result<String, Error> {
+        self.with_audit_key(audit_key, |i, key| {
+            i.bindings
+                .phylax_core_audit()
+                .audit_key()
+                .call_append(&mut i.store, key, json)
+        })
+    }
+
+    /// `auditVerify` (`{tenant, records, start?, checkpoint?, checkpointPublicKey?}`)
+    /// under `audit_key`.
+    pub fn audit_verify_json(&self, audit_key: &str, json: &str) -> Result<String, Error> {
+        self.with_audit_key(audit_key, |i, key| {
+            i.bindings
+                .phylax_core_audit()
+                .audit_key()
+                .call_verify(&mut i.store, key, json)
+        })
+    }
+
+    /// Parses the audit key in the utility instance, runs `call`, drops the key there.
+    fn with_audit_key(
+        &self,
+        audit_key: &str,
+        call: impl FnOnce(&mut Instance, ResourceAny) -> wasmtime::Result<String>,
+    ) -> Result<String, Error> {
+        let answer = self.stateless(|i| {
+            let parsed = i
+                .bindings
+                .phylax_core_audit()
+                .audit_key()
+                .call_parse(&mut i.store, audit_key)?;
+            let key = match parsed {
+                Ok(key) => key,
+                Err(rejected) => return Ok(Err(rejected)),
+            };
+            let answer = call(i, key);
+            key.resource_drop(&mut i.store)?;
+            answer.map(Ok)
+        })?;
+        answer.map_err(Error::Rejected)
     }
 
     /// `verifyBundle` on JSON text: `{"ok":{hash, version, createdAt}}` or an error answer.

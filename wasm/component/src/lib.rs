@@ -3,7 +3,7 @@
 //!
 //! Thin by design: each export hands its JSON text to the core's JSON call and returns
 //! the core's answer text unchanged, so a host running this component gets byte for byte
-//! the answers of the native core. Handles (`engine`, `keyring`, `root-key`) are
+//! the answers of the native core. Handles (`engine`, `keyring`, `root-key`, `audit-key`) are
 //! resources that keep the parsed state in component memory; a call converts only its
 //! own request. Errors come back as `{"error": {...}}` text or as `err(text)` from a
 //! constructor; nothing here panics, so bad input never traps the instance.
@@ -20,7 +20,9 @@
 //! preview-1 adapter turns that into `wasi:random/random.get-random-bytes`, which the
 //! host provides.
 
+mod audit;
 mod crypto;
+mod identity;
 mod policy;
 
 /// The generated canonical-ABI glue. The only place in this crate that uses `unsafe`.
