@@ -452,7 +452,7 @@ def open_cases():
     return out
 
 
-def generate():
+def suites():
     cases = field_cases() + blind_index_cases() + record_cases() + open_cases()
     description = (
         "Field encryption with a fixed root key, fixed data and index keys (wrapped with fixed "
@@ -463,4 +463,4 @@ def generate():
         "`globex` holds the same key bytes as `acme`: only the tenant binding keeps acme's "
         "values from opening there."
     )
-    return "crypto", description, fixtures(), cases
+    return [("crypto", description, fixtures(), cases)]

@@ -16,17 +16,18 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cases_authz  # noqa: E402
 import cases_crypto  # noqa: E402
 from common import CASES_DIR, write_suite  # noqa: E402
 
-SUITES = [cases_crypto]
+MODULES = [cases_authz, cases_crypto]
 
 
 def main() -> None:
-    for module in SUITES:
-        suite, description, fixtures, cases = module.generate()
-        path = write_suite(suite, description, fixtures, cases)
-        print(f"{os.path.relpath(path, os.path.dirname(CASES_DIR))}: {len(cases)} cases")
+    for module in MODULES:
+        for suite, description, fixtures, cases in module.suites():
+            path = write_suite(suite, description, fixtures, cases)
+            print(f"{os.path.relpath(path, os.path.dirname(CASES_DIR))}: {len(cases)} cases")
 
 
 if __name__ == "__main__":
