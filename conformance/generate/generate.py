@@ -20,9 +20,10 @@ import cases_audit  # noqa: E402
 import cases_authz  # noqa: E402
 import cases_bundles  # noqa: E402
 import cases_crypto  # noqa: E402
+import cases_identity  # noqa: E402
 from common import CASES_DIR, write_suite  # noqa: E402
 
-MODULES = [cases_audit, cases_authz, cases_bundles, cases_crypto]
+MODULES = [cases_audit, cases_authz, cases_bundles, cases_crypto, cases_identity]
 
 
 def main() -> None:
