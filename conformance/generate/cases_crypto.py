@@ -7,7 +7,6 @@ string that is not a Phylax ciphertext is `crypto.malformed_ciphertext`; ...).
 """
 
 import copy
-import struct
 
 import reference as ref
 from common import T0, case, error, ok
