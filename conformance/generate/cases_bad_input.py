@@ -141,8 +141,9 @@ def keyring_cases():
     add("openKeyring", "state not a keyring (text)", {"rootKey": root, "state": "not a keyring"},
         error("crypto.invalid_keyring"))
     add("openKeyring", "state an empty object", {"rootKey": root, "state": {}}, error("crypto.invalid_keyring"))
-    add("openKeyring", "state missing", {"rootKey": root})
-    add("openKeyring", "root key a number", {"rootKey": 42, "state": state})
+    # A missing state or a non-string root key is not a request the core sees: openKeyring
+    # is two typed arguments (the component's WIT signature cannot even carry them), so
+    # those are left to each binding's own argument tests.
 
     ct = crypto.enc("acme", "patients.name", "r-1", "Ada", "bad-input/ct")[0]
     add("encryptField", "plaintext a number", {"field": "patients.name", "recordId": "r-1", "plaintext": 42}, **k)

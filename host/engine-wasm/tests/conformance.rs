@@ -49,7 +49,7 @@ fn answer_text(result: Result<String, Error>) -> Result<String, String> {
 /// `{"ok": value}` around a plain (non-answer) JSON text, unless it is an error answer.
 fn wrap_plain(text: &str) -> Result<String, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    if value.get("error").is_some() {
+    if value.get("error").is_some() && value.get("valid").is_none() {
         Ok(text.to_owned())
     } else {
         Ok(json!({ "ok": value }).to_string())
