@@ -99,6 +99,8 @@ def append_cases():
     a("empty tenant", {"tenant": "", "seq": 0, "hash": ref.audit_genesis("").hex()}, [dict(EVENTS[0], tenant="")],
       error("audit.invalid_event"))
     a("stored head hash in capitals", dict(head3, hash=head3["hash"].upper()), EVENTS[3:], error("audit.invalid_input"))
+    a("empty chain's head without the genesis hash", dict(GENESIS, hash="00" * 32), EVENTS[:1],
+      error("audit.invalid_input"))
     a("stored head hash too short", dict(head3, hash=head3["hash"][:62]), EVENTS[3:], error("audit.invalid_input"))
     return out
 

@@ -39,11 +39,7 @@ pub struct AppendResponse {
 /// `appendAuditEvents`. All or nothing: a bad event fails the call and nothing is
 /// returned to store.
 pub fn append(key: &AuditKey, req: &AppendRequest) -> Result<AppendResponse, AuditError> {
-    let mut chain = if req.head.seq == 0 {
-        AuditChain::new(key.clone(), &req.head.tenant)?
-    } else {
-        AuditChain::resume(key.clone(), &req.head)?
-    };
+    let mut chain = AuditChain::resume(key.clone(), &req.head)?;
     let records = req
         .events
         .iter()

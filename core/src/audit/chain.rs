@@ -123,13 +123,21 @@ impl AuditChain {
         })
     }
 
-    /// Continues a chain from its stored head.
+    /// Continues a chain from its stored head. The head of an empty chain (`seq` 0) must
+    /// carry the tenant's genesis hash: any other hash there is a corrupt head, and
+    /// chaining onto it would make a first record no verifier accepts.
     pub fn resume(key: AuditKey, head: &ChainHead) -> Result<Self, AuditError> {
         check_tenant(&head.tenant)?;
         let hash = parse_hash(&head.hash).ok_or(AuditError::Invalid {
             what: "chain head",
             reason: "the hash must be 64 lowercase hex digits",
         })?;
+        if head.seq == 0 && hash != genesis_hash(&head.tenant) {
+            return Err(AuditError::Invalid {
+                what: "chain head",
+                reason: "an empty chain's head (seq 0) must carry the tenant's genesis hash",
+            });
+        }
         Ok(Self {
             key,
             tenant: head.tenant.clone(),
