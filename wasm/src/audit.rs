@@ -24,6 +24,16 @@ impl AuditChain {
             None => check(CoreChain::new(key.clone(), tenant))?,
             Some(json) => {
                 let head: ChainHead = from_json(&json)?;
+                if head.tenant != tenant {
+                    return Err(crate::convert::error_value(&phylax_core::ErrorBody {
+                        code: "audit.invalid_input".to_owned(),
+                        message: format!(
+                            "the stored head is of tenant `{}`, not `{tenant}`",
+                            head.tenant
+                        ),
+                        hint: "resume each tenant's chain from its own stored head".to_owned(),
+                    }));
+                }
                 check(CoreChain::resume(key.clone(), &head))?
             }
         };

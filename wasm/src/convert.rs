@@ -59,7 +59,7 @@ pub fn unix_seconds(now: f64) -> Result<u64, JsValue> {
         Ok(now as u64)
     } else {
         Err(error_value(&ErrorBody {
-            code: "request.invalid_time".to_owned(),
+            code: "request.malformed".to_owned(),
             message: format!("`{now}` is not a time in whole unix seconds"),
             hint: "pass Math.floor(Date.now() / 1000)".to_owned(),
         }))
