@@ -1,6 +1,6 @@
 /** Tamper-evident audit chains: append events, verify records. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, obj, str } from './errors.js';
+import { call, jsonCall, obj, options as known, str } from './errors.js';
 import { need } from './runtime.js';
 
 export interface AuditEvent {
@@ -64,6 +64,7 @@ export class AuditChain {
 
   /** Verifies stored records under this chain's key (optionally against a signed checkpoint). */
   verify(records: AuditRecord[], options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string } = {}): AuditVerification {
+    known('options', options, ['start', 'checkpoint', 'checkpointPublicKey']);
     const tenant = this.head.tenant;
     return jsonCall(() => this.#inner.verify(JSON.stringify({ tenant, records, ...options })));
   }

@@ -222,11 +222,28 @@ export function probeNonces(phylax) {
 
 // ------------------------------------------------------------------ operations
 
-/** The request's fields, refusing any the JS API has no parameter for. */
+/**
+ * The request's fields, for a method that takes them as positional arguments only. A
+ * request that is not an object is a call without arguments. A field the method has no
+ * parameter for cannot be passed at all, so the case cannot be replayed: it fails, saying so.
+ */
 function fields(request, known) {
-  if (!isObject(request)) return { ...Object.fromEntries(known.map((k) => [k, undefined])), $whole: request };
+  if (!isObject(request)) return {};
   const extra = Object.keys(request).filter((k) => !known.includes(k));
-  if (extra.length > 0) fail(`request field(s) ${extra.map((k) => `\`${k}\``).join(', ')} have no parameter in the JS API`);
+  if (extra.length > 0) fail(`request field(s) ${extra.map((k) => `\`${k}\``).join(', ')}: the JS method has no parameter for them`);
+  return request;
+}
+
+/**
+ * The request's fields, for a method with an options object: whatever is not a positional
+ * argument goes into the options, where the package rejects unknown keys as the core does.
+ * `required` are fields the core requires but the JS API defaults (`now`: the clock); a
+ * request without them cannot be replayed faithfully, so the case fails, saying so.
+ */
+function withOptions(request, required = []) {
+  if (!isObject(request)) return {};
+  const missing = required.filter((k) => !(k in request));
+  if (missing.length > 0) fail(`request without ${missing.map((k) => `\`${k}\``).join(', ')}: the JS API defaults it (to the clock), where the core requires it`);
   return request;
 }
 
@@ -328,7 +345,7 @@ const OPS = {
     }
   },
   auditVerify(P, ctx, req) {
-    const { tenant, records, ...options } = fields(req, ['tenant', 'records', 'start', 'checkpoint', 'checkpointPublicKey']);
+    const { tenant, records, ...options } = withOptions(req);
     const chain = P.AuditChain.open(ctx.auditKey(), tenant);
     try {
       return chain.verify(records, options);
@@ -341,33 +358,35 @@ const OPS = {
     return P.parseApiKey(apiKey);
   },
   verifyApiKey(P, _ctx, req) {
-    const { apiKey, record, ...options } = fields(req, ['apiKey', 'record', 'now', 'requiredScopes']);
+    const { apiKey, record, ...options } = withOptions(req, ['now']);
     return P.verifyApiKey(apiKey, record, options);
   },
   verifyTokenWithJwks(P, _ctx, req) {
-    const { token, ...options } = fields(req, ['token', 'now', 'config', 'jwks']);
+    const { token, ...options } = withOptions(req, ['now']);
     return P.verifyToken(token, options);
   },
   signWebhook(P, _ctx, req) {
-    const { payload, secrets, timestamp } = fields(req, ['payload', 'secrets', 'timestamp']);
+    const { payload, secrets, timestamp } = fields(withOptions(req, ['timestamp']), ['payload', 'secrets', 'timestamp']);
     return { header: P.signWebhook(payload, secrets, timestamp) };
   },
   verifyWebhook(P, _ctx, req) {
-    const { header, payload, secrets, ...options } = fields(req, ['header', 'payload', 'secrets', 'now', 'toleranceSeconds']);
+    const { header, payload, secrets, ...options } = withOptions(req, ['now']);
     return P.verifyWebhook(header, payload, secrets, options);
   },
 };
 
-/** An `EngineSpec` through `Engine.fromParts`. */
+/** An `EngineSpec` through `Engine.fromParts` (whose `policies` are the spec's `platformPolicies`). */
 function buildEngine(P, spec) {
-  const { schema, platformPolicies, tenantPolicies, entities, options } = fields(spec, ['schema', 'platformPolicies', 'tenantPolicies', 'entities', 'options']);
-  return P.Engine.fromParts({ schema, policies: platformPolicies, tenantPolicies, entities, ...(options === undefined ? {} : { options }) });
+  if (!isObject(spec)) return P.Engine.fromParts(spec);
+  const { platformPolicies, ...rest } = spec;
+  if ('policies' in rest) fail('the spec has a `policies` field, which `Engine.fromParts` would take for `platformPolicies`');
+  return P.Engine.fromParts({ ...rest, ...('platformPolicies' in spec ? { policies: platformPolicies } : {}) });
 }
 
 /** `{bundle, publicKey, entities?}` through `Engine.fromBundle`. */
 function loadBundle(P, req) {
-  const { bundle, publicKey, entities } = fields(req, ['bundle', 'publicKey', 'entities']);
-  return P.Engine.fromBundle(bundle, { publicKey, ...(entities === undefined ? {} : { entities }) });
+  const { bundle, ...options } = withOptions(req);
+  return P.Engine.fromBundle(bundle, options);
 }
 
 // ------------------------------------------------------------------ running

@@ -426,7 +426,8 @@ export function checks(phylax, data) {
   check('bad input: wrong types, missing and unknown fields, garbage', () => {
     const k = P.Keyring.create('acme', root(), T0);
     const engine = P.Engine.healthcare({ entities: data.packCases.baseEntities });
-    const inv = 'request.invalid_argument';
+    // A JS value of the wrong type is the core's malformed request, as in a JSON call.
+    const inv = 'request.malformed';
     throwsCode(P, inv, () => k.encryptField('patients.name', 'r', 42), 'number plaintext');
     throwsCode(P, inv, () => k.encryptField(null, 'r', 'x'), 'null field');
     throwsCode(P, inv, () => k.encryptBytes('f', 'r', 'not bytes'), 'string as bytes');
@@ -460,6 +461,16 @@ export function checks(phylax, data) {
     const hs = throwsCode(P, 'request.malformed', () => new P.TokenVerifier({ issuer: 'x', audiences: ['y'], algorithms: ['HS256'] }, { keys: [] }), 'HS256 on the allow-list');
     ok(hs.message.includes('HS256'), 'the message names the refused algorithm');
     throwsCode(P, 'webhook.invalid_secret', () => P.signWebhook('x', [], T0), 'no secret');
+    // Options are checked like the core's requests: a misspelt one fails instead of being ignored.
+    const issued = P.issueApiKey({ tenant: 'acme', scopes: ['records:read'], now: T0 });
+    throwsCode(P, 'request.malformed', () => P.verifyApiKey(issued.apiKey, issued.record, { requiredScope: ['admin'], now: T0 }), 'misspelt option');
+    throwsCode(P, 'request.malformed', () => P.verifyWebhook('t=1,v1=00', 'x', 'whsec_a', { now: T0, tolerance: 5 }), 'unknown webhook option');
+    throwsCode(P, 'request.malformed', () => k.decryptRecord(SPEC, 'r', {}, { readable: '/name' }), 'readable as a string');
+    throwsCode(P, 'request.malformed', () => k.decryptRecord(SPEC, 'r', {}, { readable: 5 }), 'readable as a number');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromBundle('{not json', { publicKey: signer.publicKey }), 'bundle text that is not JSON');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES, entities: 'none' }), 'entities not an array');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromParts({ schema: SMALL_SCHEMA, policy: SMALL_POLICIES }), 'misspelt part');
+    throwsCode(P, 'jwt.invalid_jwks', () => P.verifyToken('a.b.c', { config: { issuer: 'x', audiences: ['y'] }, jwks: [], now: T0 }), 'JWKS of the wrong shape');
     throwsCode(P, 'audit.invalid_input', () => P.AuditChain.open('short', 'acme'), 'short audit key');
     // Still answering, and correctly, after all that.
     eq(engine.authorize(req).decision, 'allow', 'engine answers after bad input');
