@@ -68,7 +68,7 @@ export class RootKey {
   /** 64 hex digits or 43 base64url characters. */
   static parse(text: string): RootKey {
     need();
-    return new RootKey(call(() => glue.RootKey.parse(str('text', text))));
+    return new RootKey(call(() => glue.RootKey.parse(str('rootKey', text))));
   }
 
   /** A fixed, publicly known key: demos and tests only. */

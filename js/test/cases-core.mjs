@@ -333,10 +333,8 @@ const OPS = {
   auditAppend(P, ctx, req) {
     const { head, events } = fields(req, ['head', 'events']);
     if (!Array.isArray(events)) fail(`\`events\` ${show(events)} is not an array: the JS API appends one event at a time`);
-    // A head at seq 0 is a new chain (the core's append ignores its hash).
-    const chain = isObject(head) && head.seq === 0
-      ? P.AuditChain.open(ctx.auditKey(), head.tenant)
-      : P.AuditChain.open(ctx.auditKey(), isObject(head) ? head.tenant : head, head);
+    // As an application holding a stored head opens its chain (the genesis head included).
+    const chain = P.AuditChain.open(ctx.auditKey(), isObject(head) ? head.tenant : head, head);
     try {
       const records = events.map((e) => chain.append(e));
       return { records, head: chain.head };
@@ -402,7 +400,7 @@ function answerOf(P, fn) {
   }
 }
 
-function runFile(P, file, data, scratch, record) {
+function runFile(P, file, data, scratch, record, show) {
   const prefix = file;
   if (!isObject(data) || data.format !== FORMAT) {
     record(`${prefix}`, `refused: format ${show(isObject(data) ? data.format : data)} is not ${FORMAT}`);
@@ -452,8 +450,9 @@ function runFile(P, file, data, scratch, record) {
             }
           },
         };
-        const why = checkAnswer(c.expect, answerOf(P, () => op(P, ctx, c.request)));
-        record(id, why);
+        const answer = answerOf(P, () => op(P, ctx, c.request));
+        show(id, answer);
+        record(id, checkAnswer(c.expect, answer));
       } catch (err) {
         record(id, err instanceof CaseFailed ? err.message : `runner error: ${err && err.name}: ${err && err.message}`);
       }
@@ -465,11 +464,16 @@ function runFile(P, file, data, scratch, record) {
 
 /**
  * Runs every case of `files` (`[{ file, data }]`, data parsed JSON) through `phylax`.
- * Never throws: `{ passed, failed, failures: [{ name, why }] }`, where `name` is
- * `file/case` (or `nonce injection` when the runtime cannot inject nonces).
+ * Never throws: `{ passed, failed, failures: [{ name, why }], shown }`, where `name` is
+ * `file/case` (or `nonce injection` when the runtime cannot inject nonces), and `shown`
+ * holds the answers of the cases whose name contains `options.show` (for debugging).
  */
-export function runCases(phylax, files) {
+export function runCases(phylax, files, options = {}) {
   const failures = [];
+  const shown = [];
+  const show = (name, answer) => {
+    if (typeof options.show === 'string' && name.includes(options.show)) shown.push({ name, answer });
+  };
   let passed = 0;
   const record = (name, why) => {
     if (why) failures.push({ name, why });
@@ -485,12 +489,12 @@ export function runCases(phylax, files) {
     }
     root = phylax.RootKey.parse(SCRATCH_ROOT);
     scratch = phylax.Keyring.create('conformance-scratch', root, 1_700_000_000);
-    for (const { file, data } of files) runFile(phylax, file, data, scratch, record);
+    for (const { file, data } of files) runFile(phylax, file, data, scratch, record, show);
   } catch (err) {
     record('runner', `${err && err.name}: ${err && err.message}`);
   } finally {
     scratch?.free();
     root?.free();
   }
-  return { passed, failed: failures.length, failures };
+  return { passed, failed: failures.length, failures, shown };
 }

@@ -1,11 +1,12 @@
 // Replays conformance/cases/*.json through the npm package in each JS runtime and prints
 // one line per runtime (the same line the native and wasmtime runners print):
 //
-//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>]
+//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>] [--show <text>]
 //
 //   conformance node: 1530 passed, 0 failed
 //
-// followed by the failing cases (`file/name: why`). Exits 1 if a case failed, a runtime
+// followed by the failing cases (`file/name: why`); `--show <text>` also prints the
+// answer of every case whose `file/name` contains the text. Exits 1 if a case failed, a runtime
 // could not run, or no cases were found. Needs the built package (`node scripts/build.mjs`);
 // the cases run in js/test/cases-core.mjs, which is shipped unchanged into the edge
 // runtime (EdgeVM, no code generation, precompiled module through `phylax/init`), workerd
@@ -19,15 +20,16 @@ import { fileURLToPath } from 'node:url';
 const js = dirname(dirname(fileURLToPath(import.meta.url)));
 const RUNTIMES = ['node', 'edge-runtime', 'workerd', 'chromium'];
 const ALIASES = { edge: 'edge-runtime', 'edge-runtime': 'edge-runtime', node: 'node', workerd: 'workerd', chromium: 'chromium' };
-const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>]';
+const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>] [--show <text>]';
 
 function parseArgs(argv) {
-  const opts = { runtimes: [], cases: join(js, '..', 'conformance', 'cases'), maxFailures: 25 };
+  const opts = { runtimes: [], cases: join(js, '..', 'conformance', 'cases'), maxFailures: 25, show: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--cases') opts.cases = resolve(argv[++i] ?? '');
     else if (arg.startsWith('--cases=')) opts.cases = resolve(arg.slice('--cases='.length));
     else if (arg === '--max-failures') opts.maxFailures = Number(argv[++i]);
+    else if (arg === '--show') opts.show = argv[++i] ?? '';
     else if (arg === 'all') opts.runtimes.push(...RUNTIMES);
     else if (arg in ALIASES) opts.runtimes.push(ALIASES[arg]);
     else if (arg === '-h' || arg === '--help') {
@@ -73,7 +75,8 @@ function loadCases(dir) {
 async function runNode(json) {
   const phylax = await import('../dist/node.js');
   const { runCases } = await import('./cases-core.mjs');
-  return runCases(phylax, JSON.parse(json));
+  const { files, options } = JSON.parse(json);
+  return runCases(phylax, files, options);
 }
 
 async function runEdge(json) {
@@ -81,7 +84,11 @@ async function runEdge(json) {
   const script = await bundle(`
     import * as phylax from '../dist/init.js';
     import { runCases } from './cases-core.mjs';
-    globalThis.__cases = (module, json) => { phylax.initPhylaxSync(module); return JSON.stringify(runCases(phylax, JSON.parse(json))); };`);
+    globalThis.__cases = (module, json) => {
+      phylax.initPhylaxSync(module);
+      const { files, options } = JSON.parse(json);
+      return JSON.stringify(runCases(phylax, files, options));
+    };`);
   const vm = edgeVM();
   vm.evaluate(script);
   // The edge's rule holds here: no WebAssembly compiled from bytes inside the VM.
@@ -101,7 +108,8 @@ async function runWorkerd(json) {
       import { runCases } from './cases-core.mjs';
       export default {
         async fetch(request) {
-          return Response.json(runCases(phylax, await request.json()));
+          const { files, options } = await request.json();
+          return Response.json(runCases(phylax, files, options));
         },
       };`, { format: 'esm', external: ['*.wasm'] });
     mkdirSync(join(dir, 'wasm'));
@@ -129,8 +137,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance cas
   try {
     const phylax = await import('/dist/browser.js');
     const { runCases } = await import('/test/cases-core.mjs');
-    const files = await (await fetch('/cases.json')).json();
-    window.__result = runCases(phylax, files);
+    const { files, options } = await (await fetch('/cases.json')).json();
+    window.__result = runCases(phylax, files, options);
   } catch (e) {
     window.__error = String(e && e.stack || e);
   }
@@ -168,7 +176,7 @@ if (loaded.error) {
   console.error(`conformance: ${loaded.error}`);
   process.exit(1);
 }
-const json = JSON.stringify(loaded.files);
+const json = JSON.stringify({ files: loaded.files, options: { show: opts.show } });
 
 let allOk = true;
 for (const runtime of opts.runtimes) {
@@ -184,5 +192,6 @@ for (const runtime of opts.runtimes) {
   console.log(`conformance ${runtime}: ${result.passed} passed, ${failed} failed`);
   for (const { name, why } of result.failures.slice(0, opts.maxFailures)) console.log(`  ${name}: ${why}`);
   if (result.failures.length > opts.maxFailures) console.log(`  ... and ${result.failures.length - opts.maxFailures} more`);
+  for (const { name, answer } of result.shown ?? []) console.log(`  = ${name}: ${JSON.stringify(answer)}`);
 }
 process.exit(allOk ? 0 : 1);

@@ -419,6 +419,7 @@ export function checks(phylax, data) {
     const next = resumed.append({ tenant: 'acme', actor: { id: 'u9' }, action: 'export', time: T0 + 9, outcome: 'denied' });
     eq([next.seq, next.prevHash], [6, records[4].hash], 'resume after head');
     eq(chain.verify([...records, next]).valid, true, 'resumed chain verifies');
+    throwsCode(P, 'audit.invalid_input', () => P.AuditChain.open(AUDIT_KEY, 'globex', chain.head), 'head of another tenant');
     throwsCode(P, 'audit.invalid_event', () => chain.append({ tenant: 'globex', actor: { id: 'x' }, action: 'view', time: T0, outcome: 'success' }), 'event of another tenant');
   });
 
