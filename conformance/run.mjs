@@ -56,23 +56,26 @@ if (selected.some((r) => r.name === 'js')) {
   }
 }
 
-/** Runs one runner, its stdout streamed through and scanned for result lines. */
+/** Runs one runner, its output streamed through and scanned (stdout and stderr) for result lines. */
 function run({ cmd, args, cwd = root }) {
   return new Promise((resolve) => {
     console.log(`\n$ ${cmd === process.execPath ? 'node' : cmd} ${args.map((a) => a.replace(root + '/', '')).join(' ')}`);
     const lines = [];
-    let pending = '';
-    const child = spawn(cmd, args, { cwd, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
-      pending += chunk.toString('utf8');
-      const parts = pending.split('\n');
-      pending = parts.pop();
-      lines.push(...parts);
-    });
+    const child = spawn(cmd, args, { cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pending = [];
+    for (const [i, stream, out] of [[0, child.stdout, process.stdout], [1, child.stderr, process.stderr]]) {
+      pending[i] = '';
+      stream.on('data', (chunk) => {
+        out.write(chunk);
+        pending[i] += chunk.toString('utf8');
+        const parts = pending[i].split('\n');
+        pending[i] = parts.pop();
+        lines.push(...parts);
+      });
+    }
     child.on('error', (err) => resolve({ code: null, lines, error: err.message }));
     child.on('close', (code, signal) => {
-      if (pending) lines.push(pending);
+      lines.push(...pending.filter(Boolean));
       resolve({ code, signal, lines });
     });
   });
