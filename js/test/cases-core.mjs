@@ -401,11 +401,12 @@ function answerOf(P, fn) {
 }
 
 function runFile(P, file, data, scratch, record, show) {
-  const prefix = file;
   if (!isObject(data) || data.format !== FORMAT) {
-    record(`${prefix}`, `refused: format ${show(isObject(data) ? data.format : data)} is not ${FORMAT}`);
+    record(file, `refused: format ${show(isObject(data) ? data.format : data)} is not ${FORMAT}`);
     return;
   }
+  // Failures read `suite/name`, as the native and wasmtime runners print them.
+  const prefix = typeof data.suite === 'string' && data.suite !== '' ? data.suite : file;
   const fixtures = isObject(data.fixtures) ? data.fixtures : {};
   const engines = new Map();
   const engineOf = (name) => {
@@ -465,7 +466,7 @@ function runFile(P, file, data, scratch, record, show) {
 /**
  * Runs every case of `files` (`[{ file, data }]`, data parsed JSON) through `phylax`.
  * Never throws: `{ passed, failed, failures: [{ name, why }], shown }`, where `name` is
- * `file/case` (or `nonce injection` when the runtime cannot inject nonces), and `shown`
+ * `suite/case` (the file's name when it has no suite; or `nonce injection` when the runtime cannot inject nonces), and `shown`
  * holds the answers of the cases whose name contains `options.show` (for debugging).
  */
 export function runCases(phylax, files, options = {}) {

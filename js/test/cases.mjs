@@ -5,8 +5,8 @@
 //
 //   conformance node: 1530 passed, 0 failed
 //
-// followed by the failing cases (`file/name: why`); `--show <text>` also prints the
-// answer of every case whose `file/name` contains the text. Exits 1 if a case failed, a runtime
+// followed by the failing cases (`suite/name: why`, as the Rust runners print them); `--show <text>` also prints the
+// answer of every case whose `suite/name` contains the text. Exits 1 if a case failed, a runtime
 // could not run, or no cases were found. Needs the built package (`node scripts/build.mjs`);
 // the cases run in js/test/cases-core.mjs, which is shipped unchanged into the edge
 // runtime (EdgeVM, no code generation, precompiled module through `phylax/init`), workerd
