@@ -1,17 +1,18 @@
 // Replays conformance/cases/*.json through the npm package in each JS runtime and prints
-// one line per runtime (the same line the native and wasmtime runners print):
+// one line per runtime, the line the native and wasmtime runners print too:
 //
-//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>] [--show <text>]
+//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>]
+//                                [--max-failures <n>] [--show <text>]
 //
-//   conformance node: 1530 passed, 0 failed
+//   conformance node: 2108 passed, 0 failed
 //
-// followed by the failing cases (`suite/name: why`, as the Rust runners print them); `--show <text>` also prints the
-// answer of every case whose `suite/name` contains the text. Exits 1 if a case failed, a runtime
-// could not run, or no cases were found. Needs the built package (`node scripts/build.mjs`);
-// the cases run in js/test/cases-core.mjs, which is shipped unchanged into the edge
-// runtime (EdgeVM, no code generation, precompiled module through `phylax/init`), workerd
-// (miniflare, the `workerd` entry, `.wasm` as CompiledWasm) and Chromium (the `browser`
-// entry over HTTP from 127.0.0.1).
+// followed by the failing cases (`suite/name: why`); `--show <text>` also prints the
+// answer of every case whose `suite/name` contains the text. Exits 1 if a case failed, a
+// runtime could not run, or no cases were found. Needs the built package
+// (`node scripts/build.mjs`). The cases run in js/test/cases-core.mjs, shipped unchanged
+// into the edge runtime (EdgeVM, no code generation, precompiled module through
+// `phylax/init`), workerd (miniflare, the `workerd` entry, `.wasm` as CompiledWasm) and
+// Chromium (the `browser` entry over HTTP from 127.0.0.1).
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
