@@ -102,7 +102,9 @@ export class Keyring {
   /** Opens a stored state (object or JSON text). */
   static open(state: KeyringState | string, rootKey: RootKey): Keyring {
     need();
-    const json = typeof state === 'string' ? state : JSON.stringify(obj('state', state));
+    // Whatever is given is judged by the core as a keyring state (`crypto.invalid_keyring`),
+    // as the wasm component and the HTTP API judge it; only a missing state is malformed.
+    const json = typeof state === 'string' ? state : JSON.stringify(state === undefined ? obj('state', state) : state);
     return new Keyring(call(() => glue.Keyring.open(json, rootKeyOf(rootKey))));
   }
 

@@ -418,12 +418,17 @@ function runFile(P, file, data, scratch, record, show) {
       try {
         built = { engine: 'spec' in fixture ? buildEngine(P, fixture.spec) : loadBundle(P, fixture) };
       } catch (err) {
-        built = { error: err instanceof P.PhylaxError ? `${err.code}: ${err.message}` : `${err && err.name}: ${err && err.message}` };
+        built = { error: err };
       }
       engines.set(name, built);
     }
+    // A fixture the package refuses answers every case on it with that refusal (a
+    // PhylaxError); anything else it throws fails those cases.
     const built = engines.get(name);
-    if (built.error) fail(`engine fixture \`${name}\` did not build: ${built.error}`);
+    if ('error' in built) {
+      if (built.error instanceof P.PhylaxError || built.error instanceof CaseFailed) throw built.error;
+      fail(`engine fixture \`${name}\` threw ${built.error && built.error.name}: ${built.error && built.error.message} (not a PhylaxError)`);
+    }
     return built.engine;
   };
   const names = new Set();

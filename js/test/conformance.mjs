@@ -448,6 +448,8 @@ export function checks(phylax, data) {
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptField('patients.name', 'r', 'phx1.AAAA'), 'truncated ciphertext');
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptBytes('patients.name', 'r', new Uint8Array(3)), 'short bytes');
     throwsCode(P, 'crypto.invalid_keyring', () => P.Keyring.open('{"nope":1}', root()), 'bad keyring state');
+    throwsCode(P, 'crypto.invalid_keyring', () => P.Keyring.open(42, root()), 'keyring state a number');
+    throwsCode(P, 'request.malformed', () => P.Keyring.open(undefined, root()), 'keyring state missing');
     const req = { principal: { type: 'User', id: 'dr' }, action: { type: 'Action', id: 'view' }, resource: { type: 'Record', id: 'rec-1' }, context: { mfa: true }, entities: [provider, patient, record] };
     throwsCode(P, 'request.malformed', () => engine.authorize({ ...req, surprise: true }), 'unknown field');
     const { principal, ...noPrincipal } = req;
