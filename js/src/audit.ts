@@ -1,6 +1,6 @@
 /** Tamper-evident audit chains: append events, verify records. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, obj, str } from './errors.js';
+import { call, jsonCall, obj, options as known, PhylaxError, str } from './errors.js';
 import { need } from './runtime.js';
 
 export interface AuditEvent {
@@ -46,10 +46,16 @@ export class AuditChain {
     this.#inner = inner;
   }
 
-  /** A new chain for `tenant`, or one resumed after a stored head. */
+  /** A new chain for `tenant`, or one resumed after a stored head (of that tenant). */
   static open(auditKey: string, tenant: string, head?: ChainHead): AuditChain {
     need();
-    const headJson = head === undefined ? undefined : JSON.stringify(obj('head', head));
+    str('tenant', tenant);
+    if (head !== undefined && obj('head', head) && head.tenant !== tenant) {
+      // The module would resume the head's chain and ignore `tenant`; refuse instead, as the
+      // core's verify refuses a `start` of another tenant.
+      throw new PhylaxError('audit.invalid_input', `invalid chain head: it is the head of \`${String(head.tenant)}\`'s chain, not \`${tenant}\`'s`, 'open the chain with the tenant its stored head belongs to');
+    }
+    const headJson = head === undefined ? undefined : JSON.stringify(head);
     return new AuditChain(call(() => glue.AuditChain.open(str('auditKey', auditKey), str('tenant', tenant), headJson)));
   }
 
@@ -64,6 +70,7 @@ export class AuditChain {
 
   /** Verifies stored records under this chain's key (optionally against a signed checkpoint). */
   verify(records: AuditRecord[], options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string } = {}): AuditVerification {
+    known('options', options, ['start', 'checkpoint', 'checkpointPublicKey']);
     const tenant = this.head.tenant;
     return jsonCall(() => this.#inner.verify(JSON.stringify({ tenant, records, ...options })));
   }

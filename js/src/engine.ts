@@ -1,6 +1,6 @@
 /** Authorization: a Cedar engine built once, answering many requests. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, obj, PhylaxError, str } from './errors.js';
+import { call, jsonCall, obj, options as known, parseJson, PhylaxError, str } from './errors.js';
 import { need } from './runtime.js';
 
 /** A Cedar entity uid: `{ type: "User", id: "alice" }`. */
@@ -93,6 +93,23 @@ function files(name: string, policies: string | PolicyFile[]): PolicyFile[] {
   return typeof policies === 'string' ? [{ name, text: policies }] : policies;
 }
 
+/** Per-tenant policies; anything but an object is left for the core to refuse. */
+function tenantFiles(value: Record<string, string | PolicyFile[]> | undefined): Record<string, PolicyFile[]> {
+  if (value === undefined) return {};
+  obj('tenantPolicies', value);
+  const out: Record<string, PolicyFile[]> = {};
+  for (const [tenant, p] of Object.entries(value)) out[tenant] = files(`${tenant}.cedar`, p);
+  return out;
+}
+
+function entityList(value: unknown): CedarEntity[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new PhylaxError('request.malformed', `\`entities\` must be an array of Cedar entities, not ${value === null ? 'null' : typeof value}`, 'pass Cedar entity JSON: `[{ uid, attrs, parents }]`');
+  }
+  return value;
+}
+
 function answer<T>(json: string): T {
   const parsed = JSON.parse(json);
   if ('ok' in parsed) return parsed.ok as T;
@@ -110,15 +127,15 @@ export class Engine {
   /** Builds from a schema, policies and base entities, validated in strict mode. */
   static fromParts(parts: EngineParts): Engine {
     need();
-    obj('parts', parts);
-    const tenantPolicies: Record<string, PolicyFile[]> = {};
-    for (const [tenant, p] of Object.entries(parts.tenantPolicies ?? {})) tenantPolicies[tenant] = files(`${tenant}.cedar`, p);
+    known('parts', parts, ['schema', 'policies', 'tenantPolicies', 'entities', 'options']);
+    const { schema } = parts;
     const spec = {
-      schema: typeof parts.schema === 'string' ? parts.schema : JSON.stringify(parts.schema),
+      // Cedar's JSON schema may come as an object; anything else goes to the core as given.
+      schema: typeof schema === 'object' && schema !== null && !Array.isArray(schema) ? JSON.stringify(schema) : schema,
       platformPolicies: files('policies.cedar', parts.policies),
-      tenantPolicies,
-      entities: parts.entities ?? [],
-      ...(parts.options ? { options: parts.options } : {}),
+      tenantPolicies: tenantFiles(parts.tenantPolicies),
+      entities: entityList(parts.entities),
+      ...(parts.options === undefined ? {} : { options: parts.options }),
     };
     return new Engine(call(() => glue.Engine.fromSpec(JSON.stringify(spec))));
   }
@@ -126,18 +143,19 @@ export class Engine {
   /** The built-in healthcare pack, with optional tenant policies and more base entities. */
   static healthcare(extra: { tenantPolicies?: Record<string, string | PolicyFile[]>; entities?: CedarEntity[] } = {}): Engine {
     need();
+    known('extra', extra, ['tenantPolicies', 'entities']);
     const spec = JSON.parse(call(() => glue.healthcarePackSpec()));
-    for (const [tenant, p] of Object.entries(extra.tenantPolicies ?? {})) spec.tenantPolicies[tenant] = files(`${tenant}.cedar`, p);
-    spec.entities.push(...(extra.entities ?? []));
+    Object.assign(spec.tenantPolicies, tenantFiles(extra.tenantPolicies));
+    spec.entities.push(...entityList(extra.entities));
     return new Engine(call(() => glue.Engine.fromSpec(JSON.stringify(spec))));
   }
 
   /** Loads a signed bundle, only after its Ed25519 signature verifies against `publicKey`. */
   static fromBundle(bundle: SignedBundle | string, options: { publicKey: string; entities?: CedarEntity[] }): Engine {
     need();
-    obj('options', options);
-    const parsed = typeof bundle === 'string' ? JSON.parse(bundle) : obj('bundle', bundle);
-    const request = { bundle: parsed, publicKey: str('publicKey', options.publicKey), entities: options.entities ?? [] };
+    known('options', options, ['publicKey', 'entities']);
+    const parsed = typeof bundle === 'string' ? parseJson('bundle', bundle) : obj('bundle', bundle);
+    const request = { bundle: parsed, publicKey: str('publicKey', options.publicKey), entities: entityList(options.entities) };
     return new Engine(call(() => glue.Engine.fromBundle(JSON.stringify(request))));
   }
 

@@ -1,6 +1,6 @@
 /** Tenant API keys, JWT bearer tokens and webhook signatures. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, nowSeconds, obj, str, uint } from './errors.js';
+import { call, jsonCall, nowSeconds, obj, options as known, str, uint } from './errors.js';
 import { need } from './runtime.js';
 
 /** What is stored for an API key: a hash, never the key. */
@@ -25,6 +25,11 @@ export interface VerifiedApiKey {
   overlapUntil?: number;
 }
 
+/** `now` when given (the core checks it), the clock when not. */
+function orNow(now: unknown): unknown {
+  return now === undefined ? nowSeconds() : now;
+}
+
 function stateless(fn: (json: string) => string, request: object): any {
   need();
   return jsonCall(() => fn(JSON.stringify(request)));
@@ -33,7 +38,7 @@ function stateless(fn: (json: string) => string, request: object): any {
 /** A new tenant API key (`phx_live_...`). */
 export function issueApiKey(options: { tenant: string; scopes?: string[]; environment?: 'live' | 'test'; expiresAt?: number; name?: string; now?: number }): IssuedApiKey {
   obj('options', options);
-  return stateless(glue.issueApiKey, { scopes: [], ...options, now: options.now ?? nowSeconds() });
+  return stateless(glue.issueApiKey, { scopes: [], ...options, now: orNow(options.now) });
 }
 
 /** Shape and checksum of a presented key, before any lookup: gives the `keyId` to look up. */
@@ -43,18 +48,19 @@ export function parseApiKey(apiKey: string): { keyId: string; environment: 'live
 
 /** Verifies a presented key against its stored record, in constant time. */
 export function verifyApiKey(apiKey: string, record: ApiKeyRecord, options: { requiredScopes?: string[]; now?: number } = {}): VerifiedApiKey {
+  known('options', options, ['requiredScopes', 'now']);
   return stateless(glue.verifyApiKey, {
     apiKey: str('apiKey', apiKey), record: obj('record', record),
-    requiredScopes: options.requiredScopes ?? [], now: options.now ?? nowSeconds(),
+    ...(options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes }), now: orNow(options.now),
   });
 }
 
 /** Rotates: a new key, and the old record updated to work for `overlapSeconds` more. */
 export function rotateApiKey(record: ApiKeyRecord, options: { overlapSeconds: number; expiresAt?: number; now?: number }): IssuedApiKey {
-  obj('options', options);
+  known('options', options, ['overlapSeconds', 'expiresAt', 'now']);
   return stateless(glue.rotateApiKey, {
     record: obj('record', record), overlapSeconds: uint('overlapSeconds', options.overlapSeconds),
-    ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }), now: options.now ?? nowSeconds(),
+    ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }), now: orNow(options.now),
   });
 }
 
@@ -91,7 +97,8 @@ export class TokenVerifier {
 
   constructor(config: JwtConfig, jwks: { keys: unknown[] } | string) {
     need();
-    const jwksJson = typeof jwks === 'string' ? jwks : JSON.stringify(obj('jwks', jwks));
+    // The core judges the JWKS (`jwt.invalid_jwks`), whatever its shape.
+    const jwksJson = typeof jwks === 'string' ? jwks : JSON.stringify(jwks ?? null);
     this.#inner = call(() => new glue.TokenVerifier(JSON.stringify(obj('config', config)), jwksJson));
   }
 
@@ -107,8 +114,9 @@ export class TokenVerifier {
 
 /** One-shot token verification. */
 export function verifyToken(token: string, options: { config: JwtConfig; jwks: { keys: unknown[] }; now?: number }): Identity {
-  obj('options', options);
-  return stateless(glue.verifyTokenWithJwks, { token: str('token', token), config: obj('config', options.config), jwks: obj('jwks', options.jwks), now: options.now ?? nowSeconds() });
+  known('options', options, ['config', 'jwks', 'now']);
+  // The core judges the JWKS (`jwt.invalid_jwks`), whatever its shape.
+  return stateless(glue.verifyTokenWithJwks, { token: str('token', token), config: obj('config', options.config), jwks: options.jwks, now: orNow(options.now) });
 }
 
 /** Signs a webhook payload: the `t=...,v1=...` header value (one `v1` per secret). */
@@ -118,8 +126,9 @@ export function signWebhook(payload: string, secrets: string | string[], timesta
 
 /** Verifies a webhook header against any of the active secrets, within the tolerance window. */
 export function verifyWebhook(header: string, payload: string, secrets: string | string[], options: { now?: number; toleranceSeconds?: number } = {}): { timestamp: number; secretIndex: number } {
+  known('options', options, ['now', 'toleranceSeconds']);
   return stateless(glue.verifyWebhook, {
     header: str('header', header), payload: str('payload', payload), secrets: typeof secrets === 'string' ? [secrets] : secrets,
-    now: options.now ?? nowSeconds(), ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }),
+    now: orNow(options.now), ...(options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds }),
   });
 }

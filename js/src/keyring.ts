@@ -1,6 +1,6 @@
 /** Field encryption: `RootKey` and `Keyring` over the Rust core's keyring. */
 import * as glue from './wasm/phylax.js';
-import { bytes, call, jsonCall, nowSeconds, obj, PhylaxError, str, uint } from './errors.js';
+import { bytes, call, jsonCall, nowSeconds, obj, options as known, PhylaxError, str, uint } from './errors.js';
 import { need } from './runtime.js';
 
 /** Stored keyring: wrapped keys only, safe to keep in the database. */
@@ -46,9 +46,17 @@ const rootKeys = new WeakMap<RootKey, glue.RootKey>();
 function rootKeyOf(value: unknown): glue.RootKey {
   const inner = typeof value === 'object' && value !== null ? rootKeys.get(value as RootKey) : undefined;
   if (inner === undefined) {
-    throw new PhylaxError('request.invalid_argument', '`rootKey` must be a RootKey', 'pass a key made with `RootKey.parse(...)`');
+    throw new PhylaxError('request.malformed', '`rootKey` must be a RootKey', 'pass a key made with `RootKey.parse(...)`');
   }
   return inner;
+}
+
+/** `readable` as an array: any iterable of pointers, but not a string (which would iterate its characters). */
+function pointers(value: unknown): unknown[] {
+  if (typeof value === 'object' && value !== null && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    return [...(value as Iterable<unknown>)];
+  }
+  throw new PhylaxError('request.malformed', `\`readable\` must be an array of JSON pointers, not ${typeof value === 'string' ? 'a string' : typeof value}`, 'pass the `readable` answer of `engine.readableFields`, e.g. `["/name"]`');
 }
 
 /** The operator's root key, held in WASM memory. */
@@ -60,7 +68,7 @@ export class RootKey {
   /** 64 hex digits or 43 base64url characters. */
   static parse(text: string): RootKey {
     need();
-    return new RootKey(call(() => glue.RootKey.parse(str('text', text))));
+    return new RootKey(call(() => glue.RootKey.parse(str('rootKey', text))));
   }
 
   /** A fixed, publicly known key: demos and tests only. */
@@ -94,7 +102,9 @@ export class Keyring {
   /** Opens a stored state (object or JSON text). */
   static open(state: KeyringState | string, rootKey: RootKey): Keyring {
     need();
-    const json = typeof state === 'string' ? state : JSON.stringify(obj('state', state));
+    // Whatever is given is judged by the core as a keyring state (`crypto.invalid_keyring`),
+    // as the wasm component and the HTTP API judge it; only a missing state is malformed.
+    const json = typeof state === 'string' ? state : JSON.stringify(state === undefined ? obj('state', state) : state);
     return new Keyring(call(() => glue.Keyring.open(json, rootKeyOf(rootKey))));
   }
 
@@ -183,8 +193,9 @@ export class Keyring {
   }
 
   /** Decrypts the spec's fields; with `readable` (JSON pointers) the other listed fields are dropped. */
-  decryptRecord<T = Record<string, unknown>>(spec: RecordSpec, recordId: string, record: object, options: { readable?: Iterable<string> } = {}): T {
-    const readable = options.readable === undefined ? undefined : [...options.readable];
+  decryptRecord<T = Record<string, unknown>>(spec: RecordSpec, recordId: string, record: object, options: { readable?: Iterable<string> | null } = {}): T {
+    known('options', options, ['readable']);
+    const readable = options.readable == null ? undefined : pointers(options.readable);
     return this.#call('decryptRecord', { spec: obj('spec', spec), recordId: str('recordId', recordId), record: obj('record', record), readable }).record;
   }
 

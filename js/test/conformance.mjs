@@ -419,6 +419,7 @@ export function checks(phylax, data) {
     const next = resumed.append({ tenant: 'acme', actor: { id: 'u9' }, action: 'export', time: T0 + 9, outcome: 'denied' });
     eq([next.seq, next.prevHash], [6, records[4].hash], 'resume after head');
     eq(chain.verify([...records, next]).valid, true, 'resumed chain verifies');
+    throwsCode(P, 'audit.invalid_input', () => P.AuditChain.open(AUDIT_KEY, 'globex', chain.head), 'head of another tenant');
     throwsCode(P, 'audit.invalid_event', () => chain.append({ tenant: 'globex', actor: { id: 'x' }, action: 'view', time: T0, outcome: 'success' }), 'event of another tenant');
   });
 
@@ -426,7 +427,8 @@ export function checks(phylax, data) {
   check('bad input: wrong types, missing and unknown fields, garbage', () => {
     const k = P.Keyring.create('acme', root(), T0);
     const engine = P.Engine.healthcare({ entities: data.packCases.baseEntities });
-    const inv = 'request.invalid_argument';
+    // A JS value of the wrong type is the core's malformed request, as in a JSON call.
+    const inv = 'request.malformed';
     throwsCode(P, inv, () => k.encryptField('patients.name', 'r', 42), 'number plaintext');
     throwsCode(P, inv, () => k.encryptField(null, 'r', 'x'), 'null field');
     throwsCode(P, inv, () => k.encryptBytes('f', 'r', 'not bytes'), 'string as bytes');
@@ -446,6 +448,8 @@ export function checks(phylax, data) {
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptField('patients.name', 'r', 'phx1.AAAA'), 'truncated ciphertext');
     throwsCode(P, 'crypto.malformed_ciphertext', () => k.decryptBytes('patients.name', 'r', new Uint8Array(3)), 'short bytes');
     throwsCode(P, 'crypto.invalid_keyring', () => P.Keyring.open('{"nope":1}', root()), 'bad keyring state');
+    throwsCode(P, 'crypto.invalid_keyring', () => P.Keyring.open(42, root()), 'keyring state a number');
+    throwsCode(P, 'request.malformed', () => P.Keyring.open(undefined, root()), 'keyring state missing');
     const req = { principal: { type: 'User', id: 'dr' }, action: { type: 'Action', id: 'view' }, resource: { type: 'Record', id: 'rec-1' }, context: { mfa: true }, entities: [provider, patient, record] };
     throwsCode(P, 'request.malformed', () => engine.authorize({ ...req, surprise: true }), 'unknown field');
     const { principal, ...noPrincipal } = req;
@@ -460,6 +464,16 @@ export function checks(phylax, data) {
     const hs = throwsCode(P, 'request.malformed', () => new P.TokenVerifier({ issuer: 'x', audiences: ['y'], algorithms: ['HS256'] }, { keys: [] }), 'HS256 on the allow-list');
     ok(hs.message.includes('HS256'), 'the message names the refused algorithm');
     throwsCode(P, 'webhook.invalid_secret', () => P.signWebhook('x', [], T0), 'no secret');
+    // Options are checked like the core's requests: a misspelt one fails instead of being ignored.
+    const issued = P.issueApiKey({ tenant: 'acme', scopes: ['records:read'], now: T0 });
+    throwsCode(P, 'request.malformed', () => P.verifyApiKey(issued.apiKey, issued.record, { requiredScope: ['admin'], now: T0 }), 'misspelt option');
+    throwsCode(P, 'request.malformed', () => P.verifyWebhook('t=1,v1=00', 'x', 'whsec_a', { now: T0, tolerance: 5 }), 'unknown webhook option');
+    throwsCode(P, 'request.malformed', () => k.decryptRecord(SPEC, 'r', {}, { readable: '/name' }), 'readable as a string');
+    throwsCode(P, 'request.malformed', () => k.decryptRecord(SPEC, 'r', {}, { readable: 5 }), 'readable as a number');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromBundle('{not json', { publicKey: signer.publicKey }), 'bundle text that is not JSON');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES, entities: 'none' }), 'entities not an array');
+    throwsCode(P, 'request.malformed', () => P.Engine.fromParts({ schema: SMALL_SCHEMA, policy: SMALL_POLICIES }), 'misspelt part');
+    throwsCode(P, 'jwt.invalid_jwks', () => P.verifyToken('a.b.c', { config: { issuer: 'x', audiences: ['y'] }, jwks: [], now: T0 }), 'JWKS of the wrong shape');
     throwsCode(P, 'audit.invalid_input', () => P.AuditChain.open('short', 'acme'), 'short audit key');
     // Still answering, and correctly, after all that.
     eq(engine.authorize(req).decision, 'allow', 'engine answers after bad input');

@@ -1,0 +1,198 @@
+// Replays conformance/cases/*.json through the npm package in each JS runtime and prints
+// one line per runtime, the line the native and wasmtime runners print too:
+//
+//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>]
+//                                [--max-failures <n>] [--show <text>]
+//
+//   conformance node: 2108 passed, 0 failed
+//
+// followed by the failing cases (`suite/name: why`); `--show <text>` also prints the
+// answer of every case whose `suite/name` contains the text. Exits 1 if a case failed, a
+// runtime could not run, or no cases were found. Needs the built package
+// (`node scripts/build.mjs`). The cases run in js/test/cases-core.mjs, shipped unchanged
+// into the edge runtime (EdgeVM, no code generation, precompiled module through
+// `phylax/init`), workerd (miniflare, the `workerd` entry, `.wasm` as CompiledWasm) and
+// Chromium (the `browser` entry over HTTP from 127.0.0.1).
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const js = dirname(dirname(fileURLToPath(import.meta.url)));
+const RUNTIMES = ['node', 'edge-runtime', 'workerd', 'chromium'];
+const ALIASES = { edge: 'edge-runtime', 'edge-runtime': 'edge-runtime', node: 'node', workerd: 'workerd', chromium: 'chromium' };
+const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>] [--show <text>]';
+
+function parseArgs(argv) {
+  const opts = { runtimes: [], cases: join(js, '..', 'conformance', 'cases'), maxFailures: 25, show: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--cases') opts.cases = resolve(argv[++i] ?? '');
+    else if (arg.startsWith('--cases=')) opts.cases = resolve(arg.slice('--cases='.length));
+    else if (arg === '--max-failures') opts.maxFailures = Number(argv[++i]);
+    else if (arg === '--show') opts.show = argv[++i] ?? '';
+    else if (arg === 'all') opts.runtimes.push(...RUNTIMES);
+    else if (arg in ALIASES) opts.runtimes.push(ALIASES[arg]);
+    else if (arg === '-h' || arg === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument \`${arg}\`\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  if (opts.runtimes.length === 0) opts.runtimes.push(...RUNTIMES);
+  opts.runtimes = [...new Set(opts.runtimes)];
+  if (!Number.isInteger(opts.maxFailures) || opts.maxFailures < 0) {
+    console.error(`--max-failures must be a whole number\n${USAGE}`);
+    process.exit(2);
+  }
+  return opts;
+}
+
+/** The case files, parsed; a file of another format is kept so every runtime reports it refused. */
+function loadCases(dir) {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return { error: `no case directory ${dir}` };
+  const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = [];
+  let cases = 0;
+  for (const name of names) {
+    const file = basename(name, '.json');
+    let data;
+    try {
+      data = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+    } catch (err) {
+      data = { format: `unreadable: ${err.message}` };
+    }
+    if (Array.isArray(data?.cases)) cases += data.cases.length;
+    files.push({ file, data });
+  }
+  if (files.length === 0 || cases === 0) return { error: `no cases in ${dir} (${files.length} .json files)` };
+  return { files, cases };
+}
+
+// ------------------------------------------------------------------ runtimes
+
+async function runNode(json) {
+  const phylax = await import('../dist/node.js');
+  const { runCases } = await import('./cases-core.mjs');
+  const { files, options } = JSON.parse(json);
+  return runCases(phylax, files, options);
+}
+
+async function runEdge(json) {
+  const { bundle, edgeVM, platformModule } = await import('./harness.mjs');
+  const script = await bundle(`
+    import * as phylax from '../dist/init.js';
+    import { runCases } from './cases-core.mjs';
+    globalThis.__cases = (module, json) => {
+      phylax.initPhylaxSync(module);
+      const { files, options } = JSON.parse(json);
+      return JSON.stringify(runCases(phylax, files, options));
+    };`);
+  const vm = edgeVM();
+  vm.evaluate(script);
+  // The edge's rule holds here: no WebAssembly compiled from bytes inside the VM.
+  const refused = vm.evaluate(`(() => { try { new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return false; } catch (e) { return true; } })()`);
+  if (!refused) throw new Error('the EdgeVM compiled WebAssembly from bytes: it does not behave like the edge');
+  return JSON.parse(vm.evaluate('__cases')(platformModule(vm), json));
+}
+
+async function runWorkerd(json) {
+  const { bundle } = await import('./harness.mjs');
+  const { Miniflare } = await import('miniflare');
+  const dir = mkdtempSync(join(tmpdir(), 'phylax-cases-workerd-'));
+  let mf;
+  try {
+    const worker = await bundle(`
+      import * as phylax from '../dist/workerd.js';
+      import { runCases } from './cases-core.mjs';
+      export default {
+        async fetch(request) {
+          const { files, options } = await request.json();
+          return Response.json(runCases(phylax, files, options));
+        },
+      };`, { format: 'esm', external: ['*.wasm'] });
+    mkdirSync(join(dir, 'wasm'));
+    writeFileSync(join(dir, 'worker.mjs'), worker);
+    copyFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'), join(dir, 'wasm', 'phylax_bg.wasm'));
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: join(dir, 'worker.mjs'),
+      modulesRoot: dir,
+      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      compatibilityDate: '2025-09-01',
+    });
+    const res = await mf.dispatchFetch('http://localhost/', { method: 'POST', body: json });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`the worker answered ${res.status}: ${text.slice(0, 500)}`);
+    return JSON.parse(text);
+  } finally {
+    await mf?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance cases</title>
+<script type="module">
+  try {
+    const phylax = await import('/dist/browser.js');
+    const { runCases } = await import('/test/cases-core.mjs');
+    const { files, options } = await (await fetch('/cases.json')).json();
+    window.__result = runCases(phylax, files, options);
+  } catch (e) {
+    window.__error = String(e && e.stack || e);
+  }
+</script>`;
+
+async function runChromium(json) {
+  const { launchChromium, serve } = await import('./harness.mjs');
+  const server = await serve({ '/dist/': join(js, 'dist'), '/test/': join(js, 'test') }, { '/index.html': PAGE, '/cases.json': json });
+  let browser;
+  try {
+    browser = await launchChromium();
+    const page = await browser.page();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => window.__result !== undefined || window.__error !== undefined, null, { timeout: 300_000 });
+    const { result, error } = await page.evaluate(() => ({ result: window.__result, error: window.__error }));
+    if (error) throw new Error(`the page failed: ${error}`);
+    return result;
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+}
+
+const RUN = { node: runNode, 'edge-runtime': runEdge, workerd: runWorkerd, chromium: runChromium };
+
+// ------------------------------------------------------------------ main
+
+const opts = parseArgs(process.argv.slice(2));
+if (!existsSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm')) || !existsSync(join(js, 'dist', 'node.js'))) {
+  console.error(`conformance: ${join(js, 'dist')} is missing or incomplete: build the package first (cd js && node scripts/build.mjs)`);
+  process.exit(2);
+}
+const loaded = loadCases(opts.cases);
+if (loaded.error) {
+  console.error(`conformance: ${loaded.error}`);
+  process.exit(1);
+}
+const json = JSON.stringify({ files: loaded.files, options: { show: opts.show } });
+
+let allOk = true;
+for (const runtime of opts.runtimes) {
+  let result;
+  try {
+    result = await RUN[runtime](json);
+    if (!result || !Number.isInteger(result.passed) || !Array.isArray(result.failures)) throw new Error(`no result: ${JSON.stringify(result)?.slice(0, 300)}`);
+  } catch (err) {
+    result = { passed: 0, failed: loaded.cases, failures: [{ name: runtime, why: `could not run: ${err?.stack ?? err}` }] };
+  }
+  const failed = Math.max(result.failed, result.failures.length);
+  if (failed > 0 || result.passed === 0) allOk = false;
+  console.log(`conformance ${runtime}: ${result.passed} passed, ${failed} failed`);
+  for (const { name, why } of result.failures.slice(0, opts.maxFailures)) console.log(`  ${name}: ${why}`);
+  if (result.failures.length > opts.maxFailures) console.log(`  ... and ${result.failures.length - opts.maxFailures} more`);
+  for (const { name, answer } of result.shown ?? []) console.log(`  = ${name}: ${JSON.stringify(answer)}`);
+}
+process.exit(allOk ? 0 : 1);
