@@ -8,7 +8,8 @@
 // output streams through here); this script collects those lines. It exits non-zero if a
 // runner failed or did not print the line of each runtime it covers. The npm package is
 // not rebuilt: build it first (`cd js && node scripts/build.mjs`). CARGO_TARGET_DIR and
-// the rest of the environment pass through to cargo.
+// the rest of the environment pass through to cargo. PHYLAX_CONFORMANCE_CASES=<dir> runs
+// every runner on another case directory (e.g. a deliberately broken copy).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,7 +32,9 @@ const RUNNERS = [
   {
     name: 'js',
     runtimes: ['node', 'edge-runtime', 'workerd', 'chromium'],
-    cmd: process.execPath, args: [join(root, 'js', 'test', 'cases.mjs'), 'all'],
+    cmd: process.execPath,
+    args: [join(root, 'js', 'test', 'cases.mjs'), 'all',
+      ...(process.env.PHYLAX_CONFORMANCE_CASES ? ['--cases', process.env.PHYLAX_CONFORMANCE_CASES] : [])],
     cwd: join(root, 'js'),
   },
 ];
