@@ -5,7 +5,7 @@
 //   node bench/report.mjs machine [--mode quick|full] [--areas LIST] > machine.json
 //   node bench/report.mjs render --results DIR [--out BENCHMARKS.md]
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +144,9 @@ function machine({ mode, areas }) {
     rustc: sh('rustc', ['--version']),
     cargo: sh('cargo', ['--version']),
     node: process.version,
+    jsDist: existsSync(join(root, 'js', 'dist', 'wasm', 'phylax_bg.wasm'))
+      ? statSync(join(root, 'js', 'dist', 'wasm', 'phylax_bg.wasm')).mtime.toISOString()
+      : null,
     wrk: sh('wrk', ['-v'])?.split('\n')[0].replace(/ Copyright.*$/, '') ?? 'not installed',
     versions: lockVersions(),
   };
@@ -212,9 +215,11 @@ function render(dir) {
   addTarget('native-encrypt-large', '1 MiB: ring ÷ Phylax', fmtRatio(r['ring/1MiB']), verdict(TARGETS['native-encrypt-large'].goal, r['ring/1MiB']));
   addTarget('wasm-size', 'phylax_bg.wasm', gz == null ? '—' : `**${fmtBytes(gz)}** (${gz} B)`, gz == null ? 'not run' : gz <= TARGETS['wasm-size'].goal.leBytes ? 'met' : '**missed**');
   addTarget('wasmtime-vs-native', '`pack_decision`: wasm ÷ native (time)', fmtRatio(r.wasmtime), r.wasmtime ? verdict(null) : 'not run');
+  const [pn, pw] = [peak(load.native), peak(load.wasm)];
+  addTarget('wasmtime-vs-native', 'host, best level: native ÷ wasm (decisions/s)', pn && pw ? `**${fmtX(pn.rps / pw.rps)}**` : '—', pn && pw ? verdict(null) : 'not run');
   for (const engine of ['native', 'wasm']) {
     const p = peak(load[engine]);
-    addTarget('host-load', `--engine ${engine}, best level`, p ? `**${p.rps.toLocaleString('en-US')}/s**, p99 ${p.p99_ms} ms (${p.connections} conn.)` : '—', p ? verdict(null) : 'not run');
+    addTarget('host-load', `--engine ${engine}, best level`, p ? `**${p.rps.toLocaleString('en-US')}/s**, p99 ${fmtTime(p.p99_ms * 1e6)} (${p.connections} conn.)` : '—', p ? verdict(null) : 'not run');
   }
   L.push('## Targets', '', table(['target', 'measured as', 'value', 'goal', 'status'], targetRows.map((t) => t.row), 'llrll'), '');
   L.push('"÷" ratios of times: above 1× means the first named is slower, i.e. Phylax is faster where a peer comes first. The size goal is 700 KB = 700,000 bytes.', '');
@@ -238,6 +243,7 @@ function render(dir) {
       ['rustc / cargo', `${m.rustc ?? '?'} / ${m.cargo ?? '?'}`],
       ['node', m.node ?? '?'],
       ['wrk', m.wrk ?? '?'],
+      ['npm package measured (`js/dist`)', m.jsDist ? `built ${m.jsDist}` : 'missing at the start (built by this run)'],
       ...Object.entries(m.versions ?? {}).map(([k, v]) => [`\`${k}\``, v]),
     ], 'll'),
     '',
@@ -363,17 +369,17 @@ function render(dir) {
 
   // ---- host
   L.push('## Host: `phylax serve` under load', '');
-  L.push(`\`host/bench/load.sh\`: wrk POSTs one allowed decision to \`/v1/authorize\` over loopback (API key auth, no audit write), ${load.native?.durationS ?? load.wasm?.durationS ?? '?'} s per level; wrk runs on the same ${m.cores ?? '?'} cores as the server. No peer server is measured. Ratio = wasm decisions/s ÷ native decisions/s.`, '');
+  L.push(`\`host/bench/load.sh\`: wrk POSTs one allowed decision to \`/v1/authorize\` over loopback (API key auth, no audit write), ${load.native?.durationS ?? load.wasm?.durationS ?? '?'} s per level; wrk runs on the same ${m.cores ?? '?'} cores as the server. No peer server is measured. Ratio = native decisions/s ÷ wasm decisions/s (as above: how many times slower the wasm engine is).`, '');
   const hl = notRun('load', 'load-native') ?? notRun('load', 'load-wasm');
   if (hl) L.push(hl, '');
   const levels = [...new Set([...(load.native?.levels ?? []), ...(load.wasm?.levels ?? [])].map((l) => l.connections))];
   const lv = (e, conn) => load[e]?.levels?.find((l) => l.connections === conn);
-  const ms = (x) => (x == null ? '—' : `${x} ms`);
+  const ms = (x) => (x == null ? '—' : fmtTime(x * 1e6));
   L.push(
-    table(['connections', 'wasm ÷ native (decisions/s)', 'native decisions/s', 'native p50', 'native p99', 'wasm decisions/s', 'wasm p50', 'wasm p99', 'errors'],
+    table(['connections', 'native ÷ wasm (decisions/s)', 'native decisions/s', 'native p50', 'native p99', 'wasm decisions/s', 'wasm p50', 'wasm p99', 'errors'],
       levels.map((conn) => {
         const [a, b] = [lv('native', conn), lv('wasm', conn)];
-        return [String(conn), a && b ? fmtX(b.rps / a.rps) : '—', a ? a.rps.toLocaleString('en-US') : '—', ms(a?.p50_ms), ms(a?.p99_ms), b ? b.rps.toLocaleString('en-US') : '—', ms(b?.p50_ms), ms(b?.p99_ms), String((a?.errors ?? 0) + (b?.errors ?? 0))];
+        return [String(conn), a && b ? fmtX(a.rps / b.rps) : '—', a ? a.rps.toLocaleString('en-US') : '—', ms(a?.p50_ms), ms(a?.p99_ms), b ? b.rps.toLocaleString('en-US') : '—', ms(b?.p50_ms), ms(b?.p99_ms), String((a?.errors ?? 0) + (b?.errors ?? 0))];
       })),
     '',
   );
