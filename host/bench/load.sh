@@ -6,8 +6,19 @@
 # Needs `wrk` (Debian: apt-get install wrk). Run from the repo root:
 #   bash host/bench/load.sh                 # builds the release binary first
 #   ENGINE=wasm bash host/bench/load.sh     # decisions through the wasm component
-# Output: one line per concurrency level (also written to host/bench/results-ENGINE.txt).
+#   bash host/bench/load.sh --json out.json # also write the results as JSON (bench/run does)
+# Output: one line per concurrency level, written to host/bench/results-ENGINE.txt, or,
+# with --json FILE, to FILE as {"engine", "durationS", "cores", "levels": [...]} instead.
 set -euo pipefail
+
+JSON=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --json) JSON="${2:?--json needs a file}"; shift 2 ;;
+    *) echo "usage: [ENGINE=native|wasm] [DURATION=s] $0 [--json FILE]" >&2; exit 2 ;;
+  esac
+done
+[ -z "$JSON" ] || JSON="$(cd "$(dirname "$JSON")" && pwd)/$(basename "$JSON")"
 
 DURATION="${DURATION:-10}"
 ENGINE="${ENGINE:-native}"
@@ -19,7 +30,9 @@ cargo build --release -q -p phylax-host
 [ "$ENGINE" = native ] || cargo build --release -q -p phylax-component --target wasm32-wasip2
 BIN="$CARGO_TARGET_DIR/release/phylax"
 WORK="$(mktemp -d)"
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PID=""
+# `wait` reaps the server, so its CPU time counts as this script's (bench/run reports it).
+trap '{ kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; } || true; rm -rf "$WORK"' EXIT
 
 export PHYLAX_ADMIN_TOKEN="bench-admin-token-0123456789"
 "$BIN" serve --engine "$ENGINE" --listen 127.0.0.1:0 --data-dir "$WORK/data" \
@@ -44,16 +57,26 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d errors=%d rps=%.0f p50_ms=%.3f p99_ms=%.3f\n",
+  io.write(string.format("RESULT requests=%d errors=%d rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
     summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000))
 end
 LUA
 
 OUT="$ROOT/host/bench/results-$ENGINE.txt"
+[ -z "$JSON" ] || OUT="$WORK/results.txt"
 echo "phylax load benchmark: POST /v1/authorize (allow), --engine $ENGINE, ${DURATION}s per level, $(nproc) cores" | tee "$OUT"
+LEVELS=""
 for C in 1 16 64; do
   T=$(( C < 2 ? 1 : 2 ))
   LINE="$(wrk -t"$T" -c"$C" -d"${DURATION}s" --timeout 5s -s "$WORK/post.lua" "$BASE/v1/authorize" | grep '^RESULT')"
   echo "connections=$C ${LINE#RESULT }" | tee -a "$OUT"
+  # key=value pairs -> one JSON object (all values are numbers).
+  FIELDS="$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=\([0-9.]*\)/"\1":\2/g; s/ /,/g' <<<"$LINE")"
+  LEVELS="${LEVELS:+$LEVELS,}{\"connections\":$C,\"threads\":$T,$FIELDS}"
 done
+if [ -n "$JSON" ]; then
+  printf '{"engine":"%s","durationS":%s,"cores":%s,"levels":[%s]}\n' \
+    "$ENGINE" "$DURATION" "$(nproc)" "$LEVELS" >"$JSON"
+fi

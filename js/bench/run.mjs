@@ -1,5 +1,5 @@
 // Benchmarks of the npm package in one Node process (a script, not a test):
-//   node bench/run.mjs            (from js/, after `node scripts/build.mjs`)
+//   node bench/run.mjs [--quick] [--json FILE]   (from js/, after `node scripts/build.mjs`)
 // - decisions: engine.authorize vs @cedar-policy/cedar-wasm isAuthorized and the
 //   preparsed statefulIsAuthorized, on the healthcare pack cases (same policies, schema,
 //   requests and entities; decisions cross-checked);
@@ -7,47 +7,67 @@
 //   each with a fresh random nonce, at 32 B, 256 B, 4 KiB, 1 MiB;
 // - cold start: import + instantiate + load a signed bundle, in a fresh process;
 // - gzipped .wasm size beside cedar-wasm's.
-// Prints a markdown table of ratios, then the absolute numbers.
+// Each contender is measured in ROUNDS interleaved rounds; the median round is reported,
+// with the fastest and slowest. Prints a markdown table of ratios, then the absolute
+// numbers; `--json FILE` also writes every number (bench/run renders BENCHMARKS.md from
+// it); `--quick` takes short rounds, for checking the script, not for numbers.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, randomBytes, webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import * as phylax from '../dist/node.js';
 import { packBundle } from '../test/conformance.mjs';
 import { js, packCases, packSources } from '../test/fixtures.mjs';
 
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' } } });
+// Per contender: warm-up, then ROUNDS rounds of ROUND_MS (LARGE_MS for 1 MiB), interleaved.
+const plan = args.quick
+  ? { rounds: 2, warmMs: 50, roundMs: 150, largeMs: 250, coldRuns: 2 }
+  : { rounds: 5, warmMs: 200, roundMs: 600, largeMs: 1000, coldRuns: 5 };
+
 const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
 const require = createRequire(import.meta.url);
 
-/** Runs `fn` for about `ms` after a warm-up; returns nanoseconds per call. */
-async function measure(fn, { ms = 1500, batch = 1 } = {}) {
-  const warm = performance.now() + 200;
-  while (performance.now() < warm) await fn();
-  let n = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < ms) {
-    await fn();
-    n += batch;
-    t = performance.now();
-  }
-  return ((t - t0) * 1e6) / n;
-}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
-function syncMeasure(fn, { ms = 1500 } = {}) {
-  const warm = performance.now() + 200;
-  while (performance.now() < warm) fn();
-  let n = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < ms) {
-    for (let i = 0; i < 16; i++) fn();
-    n += 16;
-    t = performance.now();
+/**
+ * Measures each contender (name -> fn, sync or async) in interleaved rounds of `ms`.
+ * Calls are timed in batches sized from the warm-up so the clock is read about every
+ * 100 µs. Returns name -> { ns (median per call), min, max, rounds: [ns per call] }.
+ */
+async function compare(contenders, { ms = plan.roundMs } = {}) {
+  const state = {};
+  for (const [name, fn] of Object.entries(contenders)) {
+    const isAsync = fn() instanceof Promise;
+    const call = isAsync ? async () => { await fn(); } : fn;
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < plan.warmMs) { await call(); n += 1; }
+    const perCall = ((performance.now() - t0) * 1e6) / n;
+    state[name] = { call, isAsync, batch: Math.max(1, Math.min(1000, Math.floor(1e5 / perCall))), rounds: [] };
   }
-  return ((t - t0) * 1e6) / n;
+  for (let r = 0; r < plan.rounds; r++) {
+    for (const s of Object.values(state)) {
+      let n = 0;
+      const t0 = performance.now();
+      let t = t0;
+      while (t - t0 < ms) {
+        if (s.isAsync) for (let k = 0; k < s.batch; k++) await s.call();
+        else for (let k = 0; k < s.batch; k++) s.call();
+        n += s.batch;
+        t = performance.now();
+      }
+      s.rounds.push(((t - t0) * 1e6) / n);
+    }
+  }
+  return Object.fromEntries(Object.entries(state).map(([name, s]) =>
+    [name, { ns: median(s.rounds), min: Math.min(...s.rounds), max: Math.max(...s.rounds), rounds: s.rounds }]));
 }
 
 const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
@@ -82,11 +102,12 @@ for (const c of cases) {
 const calls = cases.map(cedarCall);
 let i = 0;
 const next = () => (i = (i + 1) % cases.length);
-const decisionNs = {
-  phylax: syncMeasure(() => engine.authorize(cases[next()].request)),
-  stateful: syncMeasure(() => cedar.statefulIsAuthorized({ ...calls[next()], preparsedSchemaName: 'pack', preparsedPolicySetId: 'pack' })),
-  isAuthorized: syncMeasure(() => cedar.isAuthorized({ ...calls[next()], schema: pack.schema, policies }), { ms: 3000 }),
-};
+const decisions = await compare({
+  phylax: () => engine.authorize(cases[next()].request),
+  stateful: () => cedar.statefulIsAuthorized({ ...calls[next()], preparsedSchemaName: 'pack', preparsedPolicySetId: 'pack' }),
+  isAuthorized: () => cedar.isAuthorized({ ...calls[next()], schema: pack.schema, policies }),
+});
+const decisionNs = Object.fromEntries(Object.entries(decisions).map(([k, v]) => [k, v.ns]));
 
 // ------------------------------------------------------------------ field encryption
 const keyring = phylax.Keyring.create('acme', phylax.RootKey.insecureDevKey());
@@ -94,26 +115,26 @@ const aesKey = randomBytes(32);
 const webKey = await webcrypto.subtle.importKey('raw', aesKey, 'AES-GCM', false, ['encrypt']);
 const aad = Buffer.from('acme|patients.diagnosis|rec-1');
 const sizes = [32, 256, 4096, 1 << 20];
-const enc = {};
+const encryption = {};
 for (const size of sizes) {
   const text = 'x'.repeat(size);
   const bytes = Buffer.from(text);
-  const ms = size >= 1 << 20 ? 2500 : 1500;
-  enc[size] = {
-    phylax: syncMeasure(() => keyring.encryptField('patients.diagnosis', 'rec-1', text), { ms }),
-    node: syncMeasure(() => {
+  encryption[size] = await compare({
+    phylax: () => keyring.encryptField('patients.diagnosis', 'rec-1', text),
+    node: () => {
       const cipher = createCipheriv('aes-256-gcm', aesKey, randomBytes(12));
       cipher.setAAD(aad);
-      Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
-    }, { ms }),
-    webcrypto: await measure(() => webcrypto.subtle.encrypt({ name: 'AES-GCM', iv: webcrypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, webKey, bytes), { ms }),
-  };
+      return Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
+    },
+    webcrypto: () => webcrypto.subtle.encrypt({ name: 'AES-GCM', iv: webcrypto.getRandomValues(new Uint8Array(12)), additionalData: aad }, webKey, bytes),
+  }, { ms: size >= 1 << 20 ? plan.largeMs : plan.roundMs });
 }
+const enc = Object.fromEntries(sizes.map((s) => [s, Object.fromEntries(Object.entries(encryption[s]).map(([k, v]) => [k, v.ns]))]));
 
 // ------------------------------------------------------------------ cold start and size
 const signer = phylax.generateSigningKey();
 const signed = phylax.signBundle(packBundle(pack), signer.secretKey);
-const cold = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `
+const coldScript = `
   const t0 = performance.now();
   const p = await import('phylax');
   const t1 = performance.now();
@@ -121,7 +142,11 @@ const cold = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '
   const t2 = performance.now();
   engine.authorize(${JSON.stringify(cases[0].request)});
   const t3 = performance.now();
-  console.log(JSON.stringify({ importMs: t1 - t0, bundleMs: t2 - t1, firstDecisionMs: t3 - t2 }));`], { cwd: js, encoding: 'utf8' }));
+  console.log(JSON.stringify({ importMs: t1 - t0, bundleMs: t2 - t1, firstDecisionMs: t3 - t2 }));`;
+const coldRuns = Array.from({ length: plan.coldRuns }, () =>
+  JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: js, encoding: 'utf8' })));
+// The median of each phase over fresh processes.
+const cold = Object.fromEntries(Object.keys(coldRuns[0]).map((k) => [k, median(coldRuns.map((r) => r[k]))]));
 const ourWasm = readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'));
 const cedarWasm = readFileSync(join(require.resolve('@cedar-policy/cedar-wasm/nodejs').replace(/cedar_wasm\.js$/, ''), 'cedar_wasm_bg.wasm'));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
@@ -136,7 +161,7 @@ const rows = [
   ...sizes.map((s) => [`encryptField ${label[s]}: phylax vs node:crypto`, ratio(enc[s].node / enc[s].phylax), '']),
   ['gzipped .wasm: phylax / cedar-wasm', ratio(gz(ourWasm) / gz(cedarWasm)), '≤ 700 KB phylax'],
 ];
-console.log(`# phylax JS benchmarks\n\nNode ${process.version}, ${process.platform}/${process.arch}, cedar-wasm ${cedar.getCedarSDKVersion?.() ?? ''}; ${cases.length} healthcare pack cases, ${disagreements} disagreements.\n`);
+console.log(`# phylax JS benchmarks${args.quick ? ' (--quick: short rounds, numbers are noisy)' : ''}\n\nNode ${process.version}, ${process.platform}/${process.arch}, cedar-wasm ${cedar.getCedarSDKVersion?.() ?? ''}; ${cases.length} healthcare pack cases, ${disagreements} disagreements.\n`);
 console.log('Ratios (> 1× means phylax is faster / larger):\n');
 console.log('| comparison | ratio | target |\n|---|---:|---|');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -150,6 +175,18 @@ console.log(`| .wasm size (raw / gzip -9) | ${kb(ourWasm.length)} / ${kb(gz(ourW
 console.log(`| cold start: import + instantiate | ${cold.importMs.toFixed(1)} ms | |`);
 console.log(`| cold start: load signed bundle | ${cold.bundleMs.toFixed(1)} ms | |`);
 console.log(`| cold start: first decision | ${cold.firstDecisionMs.toFixed(2)} ms | |`);
+if (args.json) {
+  writeFileSync(args.json, `${JSON.stringify({
+    quick: Boolean(args.quick), plan, node: process.version, platform: `${process.platform}/${process.arch}`,
+    cedarWasm: cedar.getCedarSDKVersion?.() ?? null, cedarLang: cedar.getCedarLangVersion?.() ?? null,
+    cases: cases.length, disagreements, decisions, encryption,
+    coldStart: { ...cold, runs: coldRuns },
+    wasmSize: {
+      phylax: { raw: ourWasm.length, gzip: gz(ourWasm) },
+      cedarWasm: { raw: cedarWasm.length, gzip: gz(cedarWasm) },
+    },
+  }, null, 2)}\n`);
+}
 if (disagreements > 0) {
   console.error(`\n${disagreements} cases decided differently by phylax and cedar-wasm`);
   process.exitCode = 1;

@@ -43,11 +43,17 @@ fn decision(c: &mut Criterion) {
     let request = case["request"].to_string();
 
     // Startup, once: compiling the component is a one-off per process, too slow to
-    // sample; reported here.
+    // sample; reported here, and as JSON in $PHYLAX_BENCH_OUT if set (bench/run sets it).
     let started = std::time::Instant::now();
     let runtime = WasmRuntime::new()
         .expect("build the component first: cargo build -p phylax-component --target wasm32-wasip2 --release");
-    eprintln!("startup/compile_component: {:?}", started.elapsed());
+    let compile = started.elapsed();
+    eprintln!("startup/compile_component: {compile:?}");
+    if let Some(dir) = std::env::var_os("PHYLAX_BENCH_OUT") {
+        let path = std::path::Path::new(&dir).join("engine_wasm_compile.json");
+        let json = json!({"compileComponentNs": compile.as_nanos() as u64});
+        std::fs::write(&path, json.to_string()).unwrap();
+    }
     let native = build_engine_json(&spec).unwrap();
     let wasm = WasmEngine::from_spec_json(&runtime, &spec)
         .unwrap()

@@ -1,0 +1,435 @@
+// The report half of bench/run: collects the machine's description, then renders the
+// results of one run (criterion's estimates.json files, js/bench/run.mjs --json, and
+// host/bench/load.sh --json) into BENCHMARKS.md. Numbers only ever come from those files;
+// what a run lacks is shown as "—" or "not run".
+//   node bench/report.mjs machine [--mode quick|full] [--areas LIST] [--filter RE] > machine.json
+//   node bench/report.mjs render --results DIR [--out BENCHMARKS.md]
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+
+// ------------------------------------------------------------------ targets
+// The targets the report marks met or missed, in one place. `goal` is compared with
+// the ratio's point estimate; a range straddling it is flagged "within noise".
+const TARGETS = {
+  'decision-overhead': { what: 'native decision overhead vs bare `cedar-policy`', goal: { le: 1.1 } },
+  'node-authorize': { what: 'Node `engine.authorize` vs cedar-wasm `statefulIsAuthorized`', goal: { ge: 3 } },
+  'wasm-encrypt-small': { what: 'WASM field encryption vs WebCrypto, 32–256 B', goal: { ge: 10 } },
+  'native-encrypt-small': { what: 'native field encryption vs bare `ring`, 32–256 B', goal: { ge: 1 } },
+  'native-encrypt-large': { what: 'native field encryption vs bare `ring`, 1 MiB', goal: { ge: 0.8 } },
+  'wasm-size': { what: 'shipped `.wasm`, gzipped (gzip -9)', goal: { leBytes: 700_000 } },
+  'wasmtime-vs-native': { what: 'wasmtime component vs native, one decision', goal: null },
+  'host-load': { what: '`phylax serve` decisions/s and p99 over loopback', goal: null },
+};
+
+// Known, checked explanations for a missed target, keyed by target. Short; a target
+// without one says so, and any further "why" belongs in the closing note by hand.
+const EXPLANATIONS = {
+  'decision-overhead':
+    '`engine_decide` also joins the request\'s entities to the base entities (a Cedar store per request); the "of which" rows below price that join\'s parts.',
+  'native-encrypt-small':
+    'per call Phylax also looks up the field\'s cached subkey, builds the AAD (tenant, field, record id, header) and writes a header; the bare `ring` loop does none of that.',
+  'wasm-encrypt-small':
+    'WebCrypto\'s cost at small sizes is mostly its per-call Promise round trip; Phylax\'s AES in wasm is software AES (wasm32 has no AES instructions), so its cost grows with size.',
+};
+
+// ------------------------------------------------------------------ formatting
+const fmtTime = (ns) => {
+  if (ns == null || !Number.isFinite(ns)) return '—';
+  const [v, unit] = ns >= 1e9 ? [ns / 1e9, 's'] : ns >= 1e6 ? [ns / 1e6, 'ms'] : ns >= 1e3 ? [ns / 1e3, 'µs'] : [ns, 'ns'];
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${unit}`;
+};
+const fmtX = (x) => (x == null || !Number.isFinite(x) ? '—' : `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}×`);
+const fmtRatio = (r) => (r ? `**${fmtX(r.x)}** (${fmtX(r.lo)}–${fmtX(r.hi)})` : '—');
+const fmtBytes = (n) => (n == null ? '—' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(0)} KB`);
+const fmtRate = (bytes, m) => (m ? `${((bytes / m.ns) * 1e3).toFixed(0)} MB/s` : '—');
+/** A markdown table; `align` has one letter per column, l or r (default: l then r...). */
+const table = (header, rows, align = `l${'r'.repeat(header.length - 1)}`) =>
+  [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (align[i] === 'r' ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+/** a ÷ b with the range from the two measurements' ranges (CI or min–max). */
+function ratio(a, b) {
+  if (!a || !b) return null;
+  return { x: a.ns / b.ns, lo: a.lo / b.hi, hi: a.hi / b.lo };
+}
+
+function verdict(goal, r) {
+  if (!goal) return 'reported (no target set)';
+  if (!r) return 'not run';
+  const [op, v] = 'le' in goal ? ['le', goal.le] : ['ge', goal.ge];
+  const met = op === 'le' ? r.x <= v : r.x >= v;
+  const noisy = r.lo <= v && v <= r.hi;
+  return `${met ? 'met' : '**missed**'}${noisy ? ' (within noise)' : ''}`;
+}
+const goalText = (goal) => (!goal ? '—' : 'le' in goal ? `≤ ${fmtX(goal.le)}` : 'ge' in goal ? `≥ ${fmtX(goal.ge)}` : `≤ ${fmtBytes(goal.leBytes)}`);
+
+// ------------------------------------------------------------------ inputs
+const readJson = (path) => (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null);
+const sh = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (e) {
+    // wrk -v prints its version and exits 1.
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || null;
+  }
+};
+
+/** Every criterion result under `dir`: full id -> { ns, lo, hi } from the mean. */
+function criterionResults(dir) {
+  const out = {};
+  const walk = (d) => {
+    if (!existsSync(d)) return;
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const here = join(d, entry.name);
+      if (entry.name === 'new' && existsSync(join(here, 'estimates.json'))) {
+        const meta = readJson(join(here, 'benchmark.json'));
+        const mean = readJson(join(here, 'estimates.json')).mean;
+        out[meta.full_id] = { ns: mean.point_estimate, lo: mean.confidence_interval.lower_bound, hi: mean.confidence_interval.upper_bound };
+      } else walk(here);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** A Node measurement ({ ns, min, max }) as { ns, lo, hi }. */
+const nodeM = (m) => (m ? { ns: m.ns, lo: m.min, hi: m.max } : null);
+
+function lockVersions() {
+  const lock = readFileSync(join(root, 'Cargo.lock'), 'utf8');
+  const versions = {};
+  for (const block of lock.split('[[package]]')) {
+    const name = /^name = "(.+)"$/m.exec(block)?.[1];
+    const version = /^version = "(.+)"$/m.exec(block)?.[1];
+    if (name) (versions[name] ??= []).push(version);
+  }
+  const pick = (n) => versions[n]?.join(', ') ?? 'not in Cargo.lock';
+  const npmLock = readJson(join(root, 'js', 'package-lock.json'));
+  return {
+    'cedar-policy': pick('cedar-policy'),
+    ring: pick('ring'),
+    'aes-gcm': pick('aes-gcm'),
+    'aws-lc-rs': pick('aws-lc-rs'),
+    wasmtime: pick('wasmtime'),
+    criterion: pick('criterion'),
+    '@cedar-policy/cedar-wasm': npmLock?.packages?.['node_modules/@cedar-policy/cedar-wasm']?.version ?? 'not in package-lock.json',
+  };
+}
+
+function machine({ mode, areas, filter }) {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const flags = (/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(' ');
+  const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
+  const git = (args) => sh('git', ['-C', root, ...args]);
+  return {
+    date: new Date().toISOString(),
+    mode,
+    areas: areas.split(','),
+    filter: filter || null,
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+    dirty: Boolean(git(['status', '--porcelain', '--untracked-files=no'])),
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    cpuFeatures: ['aes', 'pclmulqdq', 'avx2', 'avx512f', 'vaes', 'sha_ni'].filter((f) => flags.includes(f)),
+    hypervisor: flags.includes('hypervisor'),
+    ramBytes: totalmem(),
+    clockTicks: Number(sh('getconf', ['CLK_TCK'])) || 100,
+    os: `${/^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform}, kernel ${release()}`,
+    rustc: sh('rustc', ['--version']),
+    cargo: sh('cargo', ['--version']),
+    node: process.version,
+    jsDist: existsSync(join(root, 'js', 'dist', 'wasm', 'phylax_bg.wasm'))
+      ? statSync(join(root, 'js', 'dist', 'wasm', 'phylax_bg.wasm')).mtime.toISOString()
+      : null,
+    wrk: sh('wrk', ['-v'])?.split('\n')[0].replace(/ Copyright.*$/, '') ?? 'not installed',
+    versions: lockVersions(),
+  };
+}
+
+// ------------------------------------------------------------------ render
+function render(dir) {
+  const m = readJson(join(dir, 'machine.json')) ?? {};
+  const c = criterionResults(join(dir, 'criterion'));
+  const nodeRes = readJson(join(dir, 'node.json'));
+  const load = { native: readJson(join(dir, 'load-native.json')), wasm: readJson(join(dir, 'load-wasm.json')) };
+  const compile = readJson(join(dir, 'engine_wasm_compile.json'));
+  const steps = existsSync(join(dir, 'steps.jsonl'))
+    ? readFileSync(join(dir, 'steps.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    : [];
+  const quick = m.mode === 'quick';
+  const ran = (area) => (m.areas ?? []).includes(area);
+  const stepStatus = Object.fromEntries(steps.map((s) => [s.step, s.status]));
+  const notRun = (area, step = area) =>
+    !ran(area) ? `_Not run (\`--only\` left out \`${area}\`)._` : stepStatus[step] ? `_The \`${step}\` step failed (exit ${stepStatus[step]}): see its log; numbers below may be partial._` : null;
+  const L = [];
+  const sizes = [['32B', 32, '32 B'], ['256B', 256, '256 B'], ['4KiB', 4096, '4 KiB'], ['1MiB', 1 << 20, '1 MiB']];
+
+  // ---- header
+  L.push('# Phylax benchmarks', '');
+  if (quick) {
+    L.push('> **QUICK RUN — NOISY NUMBERS, NOT A RESULT.** Made by `bench/run --quick` (criterion 1 s warm-up + 1 s, short Node rounds, 2 s load levels), to check the script. Regenerate with `bench/run` on an idle machine before quoting any number.', '');
+  }
+  L.push(
+    `Generated by \`bench/run${quick ? ' --quick' : ''}\` on ${m.date ?? '?'} from commit \`${m.commit ?? '?'}\`${m.dirty ? ' (with uncommitted changes)' : ''}. ` +
+      'Every number below was measured in this one run; each table puts Phylax beside its peers, ratios first, absolute times second. ' +
+      'Ratios come with a range: for criterion, from the 95% confidence intervals of the two means; for Node, from the fastest and slowest of the interleaved rounds.' +
+      (m.filter ? ` Criterion benches restricted to \`${m.filter}\`.` : ''),
+    '',
+  );
+
+  // ---- targets
+  const r = {};
+  for (const n of [1000, 100000]) r[`decision/${n}`] = ratio(c[`decision/${n}/engine_decide`], c[`decision/${n}/bare_is_authorized`]);
+  const nd = nodeRes?.decisions;
+  r.nodeStateful = nd && ratio(nodeM(nd.stateful), nodeM(nd.phylax));
+  const ne = nodeRes?.encryption;
+  for (const [, n] of sizes) {
+    r[`webcrypto/${n}`] = ne && ratio(nodeM(ne[n]?.webcrypto), nodeM(ne[n]?.phylax));
+    r[`nodecrypto/${n}`] = ne && ratio(nodeM(ne[n]?.node), nodeM(ne[n]?.phylax));
+  }
+  for (const [id] of sizes) {
+    r[`ring/${id}`] = ratio(c[`encrypt/ring/${id}`], c[`encrypt/phylax_binary/${id}`]);
+    r[`rustcrypto/${id}`] = ratio(c[`encrypt/rustcrypto_aes_gcm/${id}`], c[`encrypt/phylax_binary/${id}`]);
+  }
+  r.wasmtime = ratio(c['pack_decision/wasm'], c['pack_decision/native']);
+  const gz = nodeRes?.wasmSize?.phylax?.gzip;
+  const peak = (l) => l?.levels?.reduce((a, b) => (b.rps > (a?.rps ?? -1) ? b : a), null);
+
+  const targetRows = [];
+  const addTarget = (id, label, value, status) => targetRows.push({ id, row: [TARGETS[id].what, label, value, goalText(TARGETS[id].goal), status] });
+  for (const n of [1000, 100000]) {
+    addTarget('decision-overhead', `\`decision/${n}\`: engine_decide ÷ is_authorized`, fmtRatio(r[`decision/${n}`]), verdict(TARGETS['decision-overhead'].goal, r[`decision/${n}`]));
+  }
+  addTarget('node-authorize', 'statefulIsAuthorized ÷ authorize (time)', fmtRatio(r.nodeStateful), verdict(TARGETS['node-authorize'].goal, r.nodeStateful));
+  for (const [, n, label] of sizes.slice(0, 2)) {
+    addTarget('wasm-encrypt-small', `${label}: WebCrypto ÷ encryptField`, fmtRatio(r[`webcrypto/${n}`]), verdict(TARGETS['wasm-encrypt-small'].goal, r[`webcrypto/${n}`]));
+  }
+  for (const [id, , label] of sizes.slice(0, 2)) {
+    addTarget('native-encrypt-small', `${label}: ring ÷ Phylax`, fmtRatio(r[`ring/${id}`]), verdict(TARGETS['native-encrypt-small'].goal, r[`ring/${id}`]));
+  }
+  addTarget('native-encrypt-large', '1 MiB: ring ÷ Phylax', fmtRatio(r['ring/1MiB']), verdict(TARGETS['native-encrypt-large'].goal, r['ring/1MiB']));
+  addTarget('wasm-size', 'phylax_bg.wasm', gz == null ? '—' : `**${fmtBytes(gz)}** (${gz} B)`, gz == null ? 'not run' : gz <= TARGETS['wasm-size'].goal.leBytes ? 'met' : '**missed**');
+  addTarget('wasmtime-vs-native', '`pack_decision`: wasm ÷ native (time)', fmtRatio(r.wasmtime), r.wasmtime ? verdict(null) : 'not run');
+  const [pn, pw] = [peak(load.native), peak(load.wasm)];
+  addTarget('wasmtime-vs-native', 'host, best level: native ÷ wasm (decisions/s)', pn && pw ? `**${fmtX(pn.rps / pw.rps)}**` : '—', pn && pw ? verdict(null) : 'not run');
+  for (const engine of ['native', 'wasm']) {
+    const p = peak(load[engine]);
+    addTarget('host-load', `--engine ${engine}, best level`, p ? `**${p.rps.toLocaleString('en-US')}/s**, p99 ${fmtTime(p.p99_ms * 1e6)} (${p.connections} conn.)` : '—', p ? verdict(null) : 'not run');
+  }
+  L.push('## Targets', '', table(['target', 'measured as', 'value', 'goal', 'status'], targetRows.map((t) => t.row), 'llrll'), '');
+  L.push('"÷" ratios of times: above 1× means the first named is slower, i.e. Phylax is faster where a peer comes first. The size goal is 700 KB = 700,000 bytes.', '');
+  const missed = [...new Set(targetRows.filter((t) => t.row[4].startsWith('**missed')).map((t) => t.id))];
+  if (missed.length) {
+    L.push('Missed targets:', '');
+    for (const id of missed) L.push(`- ${TARGETS[id].what}: ${EXPLANATIONS[id] ?? 'no known explanation recorded; see the closing note.'}`);
+    L.push('');
+  }
+
+  // ---- machine
+  const gib = (b) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  L.push('## Machine and versions', '');
+  L.push(
+    table(['item', 'value'], [
+      ['CPU', `${m.cpu ?? '?'}${m.hypervisor ? ' (virtual machine)' : ''}`],
+      ['cores (logical)', String(m.cores ?? '?')],
+      ['CPU features (AES-GCM, SIMD, SHA)', (m.cpuFeatures ?? []).join(', ') || 'none detected'],
+      ['RAM', m.ramBytes ? gib(m.ramBytes) : '?'],
+      ['OS', m.os ?? '?'],
+      ['rustc / cargo', `${m.rustc ?? '?'} / ${m.cargo ?? '?'}`],
+      ['node', m.node ?? '?'],
+      ['wrk', m.wrk ?? '?'],
+      ['npm package measured (`js/dist`)', m.jsDist ? `built ${m.jsDist}` : 'missing at the start (built by this run)'],
+      ...Object.entries(m.versions ?? {}).map(([k, v]) => [`\`${k}\``, v]),
+    ], 'll'),
+    '',
+  );
+
+  // Idleness: others' CPU per step = (all busy ticks - this run's ticks) / capacity.
+  if (steps.length > 1) {
+    const hz = m.clockTicks || 100; // /proc/stat and /proc/PID/stat both count in these
+    const rows = [];
+    let totalWall = 0;
+    for (let i = 1; i < steps.length; i++) {
+      const [a, b] = [steps[i - 1], steps[i]];
+      const wall = b.t - a.t;
+      totalWall += wall;
+      const capacity = wall * hz * (m.cores || 1);
+      const others = Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / capacity);
+      const ours = (b.ours - a.ours) / capacity;
+      if (b.step === 'end') continue;
+      rows.push([b.step, `${wall.toFixed(0)} s`, `${(ours * 100).toFixed(0)}%`, `${(others * 100).toFixed(0)}%`, b.status === 0 ? 'ok' : `failed (${b.status})`]);
+    }
+    const first = steps[0];
+    const last = steps[steps.length - 1];
+    L.push(
+      `Was the machine otherwise idle? Load average (1, 5, 15 min) before the run: ${first.load.join(', ')}; after: ${last.load.join(', ')} (the run's own load included). ` +
+        `Share of the machine's CPU (all ${m.cores ?? '?'} cores) used by this run and by every other process, per step; the benchmark steps should show others near 0%:`,
+      '',
+      table(['step', 'wall', 'this run', 'other processes', 'status'], rows, 'lrrrl'),
+      '',
+      `Total: ${totalWall < 120 ? `${totalWall.toFixed(0)} s` : `${(totalWall / 60).toFixed(1)} min`}.`,
+      '',
+    );
+  }
+
+  // ---- native decisions
+  L.push('## Native authorization: Phylax engine vs bare `cedar-policy`', '');
+  L.push('`core/benches/policy.rs`. The healthcare pack with 1,000 or 100,000 base entities; the bare call is `Authorizer::is_authorized` on a store already holding base + request entities and on an already-built request. Ratio = Phylax time ÷ bare time (lower is better; target ≤ 1.10×).', '');
+  const na = notRun('policy');
+  if (na) L.push(na, '');
+  const decRows = [];
+  for (const n of [1000, 100000]) {
+    const g = `decision/${n}`;
+    decRows.push([`${g}: \`engine_decide\` (prepared request)`, fmtRatio(ratio(c[`${g}/engine_decide`], c[`${g}/bare_is_authorized`])), fmtTime(c[`${g}/engine_decide`]?.ns), fmtTime(c[`${g}/bare_is_authorized`]?.ns)]);
+    decRows.push([`${g}: \`engine.authorize\` (from request types)`, fmtRatio(ratio(c[`${g}/engine_authorize_from_json_types`], c[`${g}/bare_is_authorized`])), fmtTime(c[`${g}/engine_authorize_from_json_types`]?.ns), fmtTime(c[`${g}/bare_is_authorized`]?.ns)]);
+    decRows.push([`${g}: of which, clone 6 entities`, '', fmtTime(c[`${g}/part_clone_6_entities`]?.ns), '']);
+    decRows.push([`${g}: of which, \`Entities::from_entities\` of 6`, '', fmtTime(c[`${g}/part_from_entities_6`]?.ns), '']);
+    const b = `decision_base_only/${n}`;
+    decRows.push([`${b}: \`engine_decide\`, all entities in the base`, fmtRatio(ratio(c[`${b}/engine_decide`], c[`${b}/bare_is_authorized`])), fmtTime(c[`${b}/engine_decide`]?.ns), fmtTime(c[`${b}/bare_is_authorized`]?.ns)]);
+  }
+  decRows.push(['batch of 100: `authorize_batch` vs 100 bare calls', fmtRatio(ratio(c['batch_100/engine_authorize_batch'], c['batch_100/bare_is_authorized_x100'])), fmtTime(c['batch_100/engine_authorize_batch']?.ns), fmtTime(c['batch_100/bare_is_authorized_x100']?.ns)]);
+  decRows.push(['build, 1,000 entities: `Engine::new` vs parse + validate + entities', fmtRatio(ratio(c['build/1000/engine_new'], c['build/1000/bare_cedar_parse_validate'])), fmtTime(c['build/1000/engine_new']?.ns), fmtTime(c['build/1000/bare_cedar_parse_validate']?.ns)]);
+  L.push(table(['workload', 'Phylax ÷ bare', 'Phylax', 'bare cedar-policy'], decRows), '');
+
+  // ---- native encryption
+  L.push('## Native field encryption: Phylax vs bare `ring` and RustCrypto `aes-gcm`', '');
+  L.push('`core/benches/crypto.rs`. AES-256-GCM with a fresh random nonce per message. Phylax binary = `encrypt_field_bytes` (the target\'s measure), text = `encrypt_field` (base64 text form). `ring` is Phylax\'s native backend called directly; RustCrypto `aes-gcm` is the wasm32 backend. Ratio = peer time ÷ Phylax time (above 1× means Phylax is faster). `aws-lc-rs` is not measured: it is not a dependency here, and adding it would add its C build (aws-lc-sys) to every `cargo test --workspace`.', '');
+  const ce = notRun('crypto');
+  if (ce) L.push(ce, '');
+  L.push(
+    table(['size', 'ring ÷ Phylax', 'aes-gcm ÷ Phylax', 'Phylax binary', 'Phylax text', 'ring', 'aes-gcm', 'Phylax throughput'],
+      sizes.map(([id, n, label]) => [label, fmtRatio(r[`ring/${id}`]), fmtRatio(r[`rustcrypto/${id}`]), fmtTime(c[`encrypt/phylax_binary/${id}`]?.ns), fmtTime(c[`encrypt/phylax_text/${id}`]?.ns), fmtTime(c[`encrypt/ring/${id}`]?.ns), fmtTime(c[`encrypt/rustcrypto_aes_gcm/${id}`]?.ns), fmtRate(n, c[`encrypt/phylax_binary/${id}`])])),
+    '',
+    'Decryption:',
+    '',
+    table(['size', 'ring ÷ Phylax', 'Phylax binary', 'ring'],
+      sizes.map(([id, , label]) => [label, fmtRatio(ratio(c[`decrypt/ring/${id}`], c[`decrypt/phylax_binary/${id}`])), fmtTime(c[`decrypt/phylax_binary/${id}`]?.ns), fmtTime(c[`decrypt/ring/${id}`]?.ns)])),
+    '',
+  );
+
+  // ---- wasmtime
+  L.push('## wasmtime component vs native', '');
+  L.push('`host/engine-wasm/benches/engine.rs`: the same JSON calls through the core compiled to a wasm32-wasip2 component run by wasmtime (the host\'s `--engine wasm`) and natively. Ratio = wasm time ÷ native time (the price of the sandbox; no target set).', '');
+  const ew = notRun('engine-wasm');
+  if (ew) L.push(ew, '');
+  L.push(
+    table(['workload', 'wasm ÷ native', 'wasm', 'native'], [
+      ['one pack decision (`authorize_json`)', fmtRatio(r.wasmtime), fmtTime(c['pack_decision/wasm']?.ns), fmtTime(c['pack_decision/native']?.ns)],
+      ['encrypt a 256 B field (JSON call)', fmtRatio(ratio(c['encrypt_field_256B/wasm'], c['encrypt_field_256B/native'])), fmtTime(c['encrypt_field_256B/wasm']?.ns), fmtTime(c['encrypt_field_256B/native']?.ns)],
+      ['build an engine from the pack spec', fmtRatio(ratio(c['startup/engine_from_spec_wasm'], c['startup/engine_from_spec_native'])), fmtTime(c['startup/engine_from_spec_wasm']?.ns), fmtTime(c['startup/engine_from_spec_native']?.ns)],
+      ['compile the component (once per process; one sample)', '', fmtTime(compile?.compileComponentNs), 'n/a'],
+    ]),
+    '',
+  );
+
+  // ---- node
+  L.push('## Node: `engine.authorize` vs `@cedar-policy/cedar-wasm`', '');
+  L.push(`\`js/bench/run.mjs\`. ${nodeRes ? `${nodeRes.cases} healthcare pack cases, cycled; the same policies, schema, requests and entities; ${nodeRes.disagreements} decisions differ between Phylax and cedar-wasm. ` : ''}cedar-wasm takes the entities with every call (it keeps no entity store); Phylax's engine holds the base entities. Ratio = cedar-wasm time ÷ Phylax time (above 1× means Phylax is faster). Times are the median of ${nodeRes?.plan?.rounds ?? '?'} interleaved rounds, [fastest–slowest].`, '');
+  const nn = notRun('node');
+  if (nn) L.push(nn, '');
+  const nt = (x) => (x ? `${fmtTime(x.ns)} [${fmtTime(x.min)}–${fmtTime(x.max)}]` : '—');
+  L.push(
+    table(['peer call', 'peer ÷ Phylax', 'Phylax `engine.authorize`', 'peer'], [
+      ['`statefulIsAuthorized` (preparsed schema and policies)', fmtRatio(r.nodeStateful), nt(nd?.phylax), nt(nd?.stateful)],
+      ['`isAuthorized`', fmtRatio(nd && ratio(nodeM(nd.isAuthorized), nodeM(nd.phylax))), nt(nd?.phylax), nt(nd?.isAuthorized)],
+    ]),
+    '',
+  );
+  L.push('## Node: `keyring.encryptField` (WASM) vs `node:crypto` and WebCrypto', '');
+  L.push('AES-256-GCM with a fresh random nonce per call. Phylax returns the text form (base64 of header, nonce, ciphertext, tag); the peers return bytes. Ratio = peer time ÷ Phylax time.', '');
+  if (nn) L.push(nn, '');
+  L.push(
+    table(['size', 'WebCrypto ÷ Phylax', 'node:crypto ÷ Phylax', 'Phylax', 'WebCrypto', 'node:crypto'],
+      sizes.map(([, n, label]) => [label, fmtRatio(r[`webcrypto/${n}`]), fmtRatio(r[`nodecrypto/${n}`]), nt(ne?.[n]?.phylax), nt(ne?.[n]?.webcrypto), nt(ne?.[n]?.node)])),
+    '',
+  );
+  const ws = nodeRes?.wasmSize;
+  const cs = nodeRes?.coldStart;
+  L.push('## Node: package size and cold start', '');
+  L.push(
+    table(['', 'Phylax ÷ cedar-wasm', 'Phylax', '@cedar-policy/cedar-wasm'], [
+      ['`.wasm`, gzip -9', ws ? fmtX(ws.phylax.gzip / ws.cedarWasm.gzip) : '—', fmtBytes(ws?.phylax.gzip), fmtBytes(ws?.cedarWasm.gzip)],
+      ['`.wasm`, raw', ws ? fmtX(ws.phylax.raw / ws.cedarWasm.raw) : '—', fmtBytes(ws?.phylax.raw), fmtBytes(ws?.cedarWasm.raw)],
+    ]),
+    '',
+    `Cold start of Phylax in a fresh Node process (median of ${cs?.runs?.length ?? '?'} processes; cedar-wasm's is not measured):`,
+    '',
+    table(['phase', 'time'], [
+      ['`import` (instantiate the wasm)', cs ? `${cs.importMs.toFixed(1)} ms` : '—'],
+      ['`Engine.fromBundle` (verify + load the signed pack bundle)', cs ? `${cs.bundleMs.toFixed(1)} ms` : '—'],
+      ['first decision', cs ? `${cs.firstDecisionMs.toFixed(2)} ms` : '—'],
+    ]),
+    '',
+  );
+
+  // ---- host
+  L.push('## Host: `phylax serve` under load', '');
+  L.push(`\`host/bench/load.sh\`: wrk POSTs one allowed decision to \`/v1/authorize\` over loopback (API key auth, no audit write), ${load.native?.durationS ?? load.wasm?.durationS ?? '?'} s per level; wrk runs on the same ${m.cores ?? '?'} cores as the server. No peer server is measured. Ratio = native decisions/s ÷ wasm decisions/s (as above: how many times slower the wasm engine is).`, '');
+  const hl = notRun('load', 'load-native') ?? notRun('load', 'load-wasm');
+  if (hl) L.push(hl, '');
+  const levels = [...new Set([...(load.native?.levels ?? []), ...(load.wasm?.levels ?? [])].map((l) => l.connections))];
+  const lv = (e, conn) => load[e]?.levels?.find((l) => l.connections === conn);
+  const ms = (x) => (x == null ? '—' : fmtTime(x * 1e6));
+  L.push(
+    table(['connections', 'native ÷ wasm (decisions/s)', 'native decisions/s', 'native p50', 'native p99', 'wasm decisions/s', 'wasm p50', 'wasm p99', 'errors'],
+      levels.map((conn) => {
+        const [a, b] = [lv('native', conn), lv('wasm', conn)];
+        return [String(conn), a && b ? fmtX(a.rps / b.rps) : '—', a ? a.rps.toLocaleString('en-US') : '—', ms(a?.p50_ms), ms(a?.p99_ms), b ? b.rps.toLocaleString('en-US') : '—', ms(b?.p50_ms), ms(b?.p99_ms), String((a?.errors ?? 0) + (b?.errors ?? 0))];
+      })),
+    '',
+  );
+
+  // ---- no peer
+  L.push('## Other core operations (no peer measured)', '');
+  L.push('`core/benches/identity.rs` and the rest of `core/benches/crypto.rs`; absolute times only.', '');
+  const other = [
+    ['blind index (email)', 'blind_index/email'],
+    ['encrypt a 10-field record', 'record/encrypt_10_fields'],
+    ['decrypt a 10-field record', 'record/decrypt_10_fields'],
+    ['audit: append one event', 'audit/append'],
+    ['audit: verify 1,000 events', 'audit/verify_1000_events'],
+    ['API key: parse and verify', 'api_key/parse_and_verify'],
+    ['JWT verify RS256', 'jwt_verify/RS256'],
+    ['JWT verify ES256', 'jwt_verify/ES256'],
+    ['JWT verify EdDSA', 'jwt_verify/EdDSA'],
+    ['webhook: verify 1 KiB', 'webhook/verify_1KiB'],
+  ];
+  L.push(table(['operation', 'time', '95% CI'], other.map(([label, id]) => [label, fmtTime(c[id]?.ns), c[id] ? `${fmtTime(c[id].lo)}–${fmtTime(c[id].hi)}` : '—'])), '');
+
+  // ---- closing note
+  L.push('## Notes', '');
+  L.push(
+    '- Not measured: `aws-lc-rs` (see above); cedar-wasm\'s cold start; a peer HTTP server.',
+    '- The wasmtime and host-load rows have no target yet: they are reported, not judged.',
+    `- Raw results of this run (criterion estimates, Node and load JSON, logs) were in \`${dir}\`; \`node bench/report.mjs render --results DIR\` re-renders them.`,
+    '',
+  );
+  return L.join('\n');
+}
+
+// ------------------------------------------------------------------ main
+const [command, ...rest] = process.argv.slice(2);
+const { values } = parseArgs({
+  args: rest,
+  options: {
+    results: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'full' },
+    areas: { type: 'string', default: '' }, filter: { type: 'string', default: '' },
+  },
+});
+if (command === 'machine') {
+  process.stdout.write(`${JSON.stringify(machine(values), null, 2)}\n`);
+} else if (command === 'render' && values.results) {
+  const text = render(values.results);
+  if (values.out) writeFileSync(values.out, text);
+  else process.stdout.write(text);
+} else {
+  console.error('usage: node bench/report.mjs machine [--mode M] [--areas LIST] | render --results DIR [--out FILE]');
+  process.exit(2);
+}
