@@ -11,3 +11,8 @@ pub mod webhook;
 
 pub use calls::{Answer, ErrorBody};
 pub use error::Diagnostic;
+
+/// The repository README's Rust quickstart, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

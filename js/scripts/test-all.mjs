@@ -16,6 +16,7 @@ const RUNTIMES = [
   ['chromium', ['test/chromium.test.mjs']],
   ['packaging', ['test/packaging.test.mjs']],
   ['examples', ['test/examples.test.mjs']],
+  ['readme', ['test/readme.test.mjs']],
 ];
 
 if (!existsSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'))) {
