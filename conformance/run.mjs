@@ -22,12 +22,14 @@ const RUNNERS = [
   {
     name: 'native',
     runtimes: ['native'],
-    cmd: 'cargo', args: ['test', '-p', 'phylax-conformance', '--test', 'native', '--', '--nocapture'],
+    // `--workspace`, as in `cargo test --workspace`: selecting one package resolves
+    // other features for the shared dependencies and rebuilds them all a second time.
+    cmd: 'cargo', args: ['test', '--workspace', '--test', 'native', '--', '--nocapture'],
   },
   {
     name: 'wasmtime',
     runtimes: ['wasmtime'],
-    cmd: 'cargo', args: ['test', '-p', 'phylax-engine-wasm', '--test', 'conformance', '--', '--nocapture'],
+    cmd: 'cargo', args: ['test', '--workspace', '--test', 'conformance', '--', '--nocapture'],
   },
   {
     name: 'js',
