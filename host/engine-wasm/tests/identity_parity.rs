@@ -46,7 +46,10 @@ fn keys_issued_in_the_component_verify_natively_through_rotation_and_revocation(
         )
         .unwrap());
     let (key, record) = (&issued["apiKey"], &issued["record"]);
-    assert_eq!(native_verify(key, record, NOW + 1).unwrap()["tenant"], "acme");
+    assert_eq!(
+        native_verify(key, record, NOW + 1).unwrap()["tenant"],
+        "acme"
+    );
 
     // Two issues never share a secret.
     let again = ok(&rt
@@ -62,7 +65,10 @@ fn keys_issued_in_the_component_verify_natively_through_rotation_and_revocation(
     let (new_key, new_record, old_record) =
         (&rotated["apiKey"], &rotated["record"], &rotated["previous"]);
     assert!(native_verify(new_key, new_record, NOW + 11).is_ok());
-    assert!(native_verify(key, old_record, NOW + 11).is_ok(), "inside the overlap");
+    assert!(
+        native_verify(key, old_record, NOW + 11).is_ok(),
+        "inside the overlap"
+    );
     assert_eq!(
         native_verify(key, old_record, NOW + 100),
         Err("api_key.superseded".to_owned())
