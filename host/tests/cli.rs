@@ -87,6 +87,18 @@ fn bundle_build_sign_verify_and_tamper() {
     let out = phylax(&["bundle", "verify", &p("s.json"), "--public-key", pk], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("version 2024.1"));
+    // A base64url key may begin with `-` (1 in 64 generated keys): still read as the key.
+    let dashed = format!("-{}", &pk[1..]);
+    let out = phylax(
+        &["bundle", "verify", &p("s.json"), "--public-key", &dashed],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        !text(&out.stderr).contains("unexpected argument"),
+        "{}",
+        text(&out.stderr)
+    );
     // Tampered: a policy changed after signing.
     let signed = std::fs::read_to_string(p("s.json")).unwrap();
     let tampered = signed.replacen("forbid", "permit", 1);

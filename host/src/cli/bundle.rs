@@ -52,7 +52,8 @@ pub enum BundleCommand {
         /// The signed bundle.
         input: PathBuf,
         /// The publisher's public key (base64url or hex).
-        #[arg(long)]
+        // A base64url key starts with `-` one time in 64: it is a value, not a flag.
+        #[arg(long, allow_hyphen_values = true)]
         public_key: String,
     },
 }
