@@ -23,12 +23,24 @@ pub const FORMAT: &str = "phylax.conformance.v1";
 pub const CASES_ENV: &str = "PHYLAX_CONFORMANCE_CASES";
 
 /// The committed case directory, unless [`CASES_ENV`] names another.
+///
+/// Found at run time, from the package directory `cargo test` runs the test in, not
+/// from a path compiled in: a test binary that a shared build cache carried over from
+/// another checkout must still read this checkout's cases.
 #[must_use]
 pub fn cases_dir() -> PathBuf {
-    std::env::var_os(CASES_ENV).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
-        PathBuf::from,
-    )
+    if let Some(dir) = std::env::var_os(CASES_ENV) {
+        return PathBuf::from(dir);
+    }
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    start
+        .ancestors()
+        .map(|dir| dir.join("conformance").join("cases"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"))
 }
 
 /// One case file.

@@ -9,12 +9,15 @@
     reason = "tests and benches fail loudly"
 )]
 
+mod common;
+
+use common::manifest_dir;
 use hmac::Mac;
 use phylax_core::crypto::kdf::{hkdf_sha256, hmac_sha256};
 use serde_json::Value;
 
 fn load(path: &str) -> Value {
-    let full = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+    let full = format!("{}/tests/data/{path}", manifest_dir());
     serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
 }
 

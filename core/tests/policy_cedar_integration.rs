@@ -12,6 +12,9 @@
     reason = "test helpers: a failing test should fail loudly"
 )]
 
+mod common;
+
+use common::manifest_dir;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +24,7 @@ use phylax_core::Answer;
 use serde_json::{json, Value};
 
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cedar")
+    Path::new(&manifest_dir()).join("tests/data/cedar")
 }
 
 fn differs() -> BTreeSet<String> {

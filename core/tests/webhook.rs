@@ -8,6 +8,9 @@
     reason = "tests should fail loudly"
 )]
 
+mod common;
+
+use common::manifest_dir;
 use hmac::Mac;
 use phylax_core::crypto::kdf::hmac_sha256;
 use phylax_core::webhook::{self, calls, WebhookError, WebhookSecret};
@@ -22,8 +25,7 @@ fn secret(text: &str) -> WebhookSecret {
 }
 
 fn load(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let text = std::fs::read_to_string(format!("{}/tests/data/{path}", manifest_dir())).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
