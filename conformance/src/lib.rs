@@ -61,6 +61,35 @@ pub struct CaseFile {
     pub cases: Vec<Case>,
 }
 
+impl CaseFile {
+    /// The name of the engine fixture a case runs on: with the suite, the key under which
+    /// a runner keeps the built engine.
+    pub fn engine_key(&self, case: &Case) -> Result<(String, String), String> {
+        let name = case.engine.clone().ok_or("the case names no engine")?;
+        Ok((self.suite.clone(), name))
+    }
+
+    /// How to make the engine fixture a case runs on.
+    pub fn engine_for(&self, case: &Case) -> Result<EngineSource, String> {
+        let name = case.engine.as_deref().ok_or("the case names no engine")?;
+        let fixture = self
+            .fixtures
+            .engines
+            .get(name)
+            .ok_or_else(|| format!("no engine fixture {name:?}"))?;
+        EngineSource::from_fixture(fixture)
+    }
+
+    /// The keyring fixture a case runs on.
+    pub fn keyring_for(&self, case: &Case) -> Result<&KeyringFixture, String> {
+        let name = case.keyring.as_deref().ok_or("the case names no keyring")?;
+        self.fixtures
+            .keyrings
+            .get(name)
+            .ok_or_else(|| format!("no keyring fixture {name:?}"))
+    }
+}
+
 /// Named context shared by a file's cases.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

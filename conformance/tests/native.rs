@@ -53,30 +53,21 @@ fn open_keyring(root_key: &str, state: &Value) -> Result<Keyring, String> {
 
 impl Native {
     fn engine(&mut self, file: &CaseFile, case: &Case) -> Result<&Engine, String> {
-        let name = case.engine.clone().ok_or("the case names no engine")?;
-        let key = (file.suite.clone(), name.clone());
-        let built = self.engines.entry(key).or_insert_with(|| {
-            let fixture = file
-                .fixtures
-                .engines
-                .get(&name)
-                .ok_or_else(|| format!("no engine fixture {name:?}"))?;
-            match EngineSource::from_fixture(fixture)? {
+        let key = file.engine_key(case)?;
+        if !self.engines.contains_key(&key) {
+            let built = match file.engine_for(case)? {
                 EngineSource::Spec(spec) => build_engine_json(&spec),
                 EngineSource::Bundle(request) => load_bundle_json(&request),
-            }
-        });
+            };
+            self.engines.insert(key.clone(), built);
+        }
+        let built = self.engines.get(&key).ok_or("engine cache")?;
         // A fixture the core refuses answers every case on it with that refusal.
         built.as_ref().map_err(Clone::clone)
     }
 
     fn keyring(file: &CaseFile, case: &Case) -> Result<Result<Keyring, String>, String> {
-        let name = case.keyring.as_deref().ok_or("the case names no keyring")?;
-        let fixture = file
-            .fixtures
-            .keyrings
-            .get(name)
-            .ok_or_else(|| format!("no keyring fixture {name:?}"))?;
+        let fixture = file.keyring_for(case)?;
         Ok(open_keyring(&fixture.root_key, &fixture.state))
     }
 

@@ -1,7 +1,7 @@
 //! Audit chain writer and verifier over `phylax_core::audit`.
 
 use phylax_core::audit::calls::{self, VerifyRequest};
-use phylax_core::audit::{AuditChain as CoreChain, AuditEvent, AuditKey, ChainHead};
+use phylax_core::audit::{AuditChain as CoreChain, AuditError, AuditEvent, AuditKey, ChainHead};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{check, from_json, to_json};
@@ -25,14 +25,10 @@ impl AuditChain {
             Some(json) => {
                 let head: ChainHead = from_json(&json)?;
                 if head.tenant != tenant {
-                    return Err(crate::convert::error_value(&phylax_core::ErrorBody {
-                        code: "audit.invalid_input".to_owned(),
-                        message: format!(
-                            "the stored head is of tenant `{}`, not `{tenant}`",
-                            head.tenant
-                        ),
-                        hint: "resume each tenant's chain from its own stored head".to_owned(),
-                    }));
+                    check(Err::<(), _>(AuditError::Invalid {
+                        what: "chain head",
+                        reason: "it is the head of another tenant's chain",
+                    }))?;
                 }
                 check(CoreChain::resume(key.clone(), &head))?
             }

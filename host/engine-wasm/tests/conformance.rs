@@ -80,28 +80,22 @@ impl Wasmtime {
         file: &CaseFile,
         case: &Case,
     ) -> Result<Result<&WasmEngine, String>, String> {
-        let name = case.engine.clone().ok_or("the case names no engine")?;
-        let fixture = file
-            .fixtures
-            .engines
-            .get(&name)
-            .ok_or_else(|| format!("no engine fixture {name:?}"))?;
-        let source = EngineSource::from_fixture(fixture)?;
-        let runtime = &self.runtime;
-        let built = self
-            .engines
-            .entry((file.suite.clone(), name))
-            .or_insert_with(|| {
-                let built = match &source {
-                    EngineSource::Spec(spec) => WasmEngine::from_spec_json(runtime, spec),
-                    EngineSource::Bundle(request) => WasmEngine::from_bundle_json(runtime, request),
-                };
-                match built {
-                    Ok(engine) => Built::Engine(engine.with_pool_size(1)),
-                    Err(Error::Rejected(answer)) => Built::Refused(answer),
-                    Err(err) => Built::Failed(format!("the component failed: {err}")),
+        let key = file.engine_key(case)?;
+        if !self.engines.contains_key(&key) {
+            let built = match file.engine_for(case)? {
+                EngineSource::Spec(spec) => WasmEngine::from_spec_json(&self.runtime, &spec),
+                EngineSource::Bundle(request) => {
+                    WasmEngine::from_bundle_json(&self.runtime, &request)
                 }
-            });
+            };
+            let built = match built {
+                Ok(engine) => Built::Engine(engine.with_pool_size(1)),
+                Err(Error::Rejected(answer)) => Built::Refused(answer),
+                Err(err) => Built::Failed(format!("the component failed: {err}")),
+            };
+            self.engines.insert(key.clone(), built);
+        }
+        let built = self.engines.get(&key).ok_or("engine cache")?;
         match built {
             Built::Engine(engine) => Ok(Ok(engine)),
             Built::Refused(answer) => Ok(Err(answer.clone())),
@@ -109,26 +103,13 @@ impl Wasmtime {
         }
     }
 
-    fn keyring(
+    /// Opens a keyring in the component: the keyring, or the core's refusal as answer text.
+    fn open_keyring(
         &self,
-        file: &CaseFile,
-        root_key: Option<&str>,
-        state: Option<&Value>,
-        case: &Case,
+        root_key: &str,
+        state: &Value,
     ) -> Result<Result<WasmKeyring, String>, String> {
-        let (root_key, state) = match (root_key, state) {
-            (Some(root_key), Some(state)) => (root_key.to_owned(), state.clone()),
-            _ => {
-                let name = case.keyring.as_deref().ok_or("the case names no keyring")?;
-                let fixture = file
-                    .fixtures
-                    .keyrings
-                    .get(name)
-                    .ok_or_else(|| format!("no keyring fixture {name:?}"))?;
-                (fixture.root_key.clone(), fixture.state.clone())
-            }
-        };
-        match WasmKeyring::open(&self.runtime, &state.to_string(), &root_key) {
+        match WasmKeyring::open(&self.runtime, &state.to_string(), root_key) {
             Ok(keyring) => Ok(Ok(keyring)),
             Err(Error::Rejected(answer)) => Ok(Err(answer)),
             Err(err) => Err(format!("the component failed: {err}")),
@@ -148,8 +129,9 @@ impl Wasmtime {
             };
         }
         macro_rules! on_keyring {
-            ($method:ident) => {
-                match self.keyring(file, None, None, case)? {
+            ($method:ident) => {{
+                let fixture = file.keyring_for(case)?;
+                match self.open_keyring(&fixture.root_key, &fixture.state)? {
                     Ok(keyring) => {
                         // Queued only now: opening the keyring draws no nonces, but the
                         // instance's start-up may draw randomness of its own.
@@ -159,7 +141,7 @@ impl Wasmtime {
                     }
                     Err(answer) => Ok(answer),
                 }
-            };
+            }};
         }
         match case.op.as_str() {
             "buildEngine" | "loadBundle" => {
@@ -186,7 +168,7 @@ impl Wasmtime {
                 ) else {
                     return Err("openKeyring's request must be {rootKey, state}".to_owned());
                 };
-                match self.keyring(file, Some(root_key), Some(state), case)? {
+                match self.open_keyring(root_key, state)? {
                     Ok(keyring) => {
                         let tenant = keyring.tenant().map_err(|e| e.to_string())?;
                         let version = keyring.active_version().map_err(|e| e.to_string())?;
