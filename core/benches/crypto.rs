@@ -14,7 +14,7 @@
 
 use std::hint::black_box;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use phylax_core::crypto::{FieldSpec, IndexSpec, Keyring, Normalization, RecordSpec, RootKey};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};

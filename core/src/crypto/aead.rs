@@ -133,7 +133,7 @@ pub(crate) mod ring_backend {
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) mod rustcrypto_backend {
-    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    use aes_gcm::aead::{AeadInOut, KeyInit};
     use aes_gcm::{Aes256Gcm, Nonce, Tag};
     use zeroize::Zeroizing;
 
@@ -158,7 +158,7 @@ pub(crate) mod rustcrypto_backend {
             })?;
             let tag = self
                 .0
-                .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
+                .encrypt_inout_detached(&Nonce::from(*nonce), aad, body.into())
                 .map_err(|_| CryptoError::InvalidSpec {
                     reason: "message too long for aes-gcm".to_owned(),
                 })?;
@@ -179,11 +179,11 @@ pub(crate) mod rustcrypto_backend {
             let (body, tag) = ciphertext_and_tag.split_at(split);
             let mut buf = Zeroizing::new(body.to_vec());
             self.0
-                .decrypt_in_place_detached(
-                    Nonce::from_slice(nonce),
+                .decrypt_inout_detached(
+                    &Nonce::from(*nonce),
                     aad,
-                    buf.as_mut_slice(),
-                    Tag::from_slice(tag),
+                    buf.as_mut_slice().into(),
+                    &Tag::try_from(tag).map_err(|_| CryptoError::DecryptFailed)?,
                 )
                 .map_err(|_| CryptoError::DecryptFailed)?;
             Ok(buf)
