@@ -8,7 +8,9 @@
 //!   usual case); the patient is a base entity. `engine_decide` is the engine on a
 //!   prepared request (slice join + tenant policy set + Cedar + answer);
 //!   `bare_is_authorized` is Cedar alone on a store that already holds base + request
-//!   entities; `engine_authorize` adds parsing the request from its JSON form.
+//!   entities; `engine_authorize_from_json_types` adds parsing the request from its JSON
+//!   form, with its entities already in the engine's entity cache (the same request every
+//!   time); `engine_authorize_new_entities` is that with entities never seen before.
 //! - `decision_base_only/<n>`: every entity in the base (no slice).
 //! - `batch_100`: one provider, 100 records, one call vs 100 bare calls.
 //! - `build`: engine build (parse, strict validation, base entities) vs the bare
@@ -72,6 +74,22 @@ fn request() -> AuthorizeRequest {
         "resource": {"type": "Record", "id": "rec0"},
         "context": {"mfa": true},
         "entities": [user("doc0", 0, "provider", None), record("rec0", 0, "p0")],
+    }))
+    .unwrap()
+}
+
+/// [`request`] with entity JSON never seen before: record `rec0-<k>`, and a principal
+/// whose (optional, unused here) `providers` names user `nobody<k>`. Same decision.
+fn fresh_request(k: usize) -> AuthorizeRequest {
+    let mut principal = user("doc0", 0, "provider", None);
+    principal["attrs"]["providers"] = json!([{"type": "User", "id": format!("nobody{k}")}]);
+    let id = format!("rec0-{k}");
+    serde_json::from_value(json!({
+        "principal": {"type": "User", "id": "doc0"},
+        "action": {"type": "Action", "id": "update"},
+        "resource": {"type": "Record", "id": id},
+        "context": {"mfa": true},
+        "entities": [principal, record(&id, 0, "p0")],
     }))
     .unwrap()
 }
@@ -147,6 +165,19 @@ fn decision(c: &mut Criterion) {
         });
         g.bench_function("engine_authorize_from_json_types", |b| {
             b.iter(|| black_box(engine.authorize(black_box(&req)).unwrap()))
+        });
+        // The same decision with entities the engine has not parsed before (its entity
+        // cache holds 512; these cycle through 4096 records and principals' JSON).
+        let fresh: Vec<AuthorizeRequest> = (0..4096).map(fresh_request).collect();
+        for r in &fresh {
+            assert!(engine.authorize(r).unwrap().is_allowed());
+        }
+        g.bench_function("engine_authorize_new_entities", |b| {
+            let mut k = 0;
+            b.iter(|| {
+                k = (k + 1) % fresh.len();
+                black_box(engine.authorize(black_box(&fresh[k])).unwrap())
+            })
         });
         g.finish();
 

@@ -2,7 +2,8 @@
 //   node bench/run.mjs [--quick] [--json FILE]   (from js/, after `node scripts/build.mjs`)
 // - decisions: engine.authorize vs @cedar-policy/cedar-wasm isAuthorized and the
 //   preparsed statefulIsAuthorized, on the healthcare pack cases (same policies, schema,
-//   requests and entities; decisions cross-checked);
+//   requests and entities; decisions cross-checked), and engine.authorize again with
+//   every request's entities new to the engine (its parsed-entity cache misses);
 // - field encryption: keyring.encryptField vs node:crypto and WebCrypto AES-256-GCM,
 //   each with a fresh random nonce, at 32 B, 256 B, 4 KiB, 1 MiB;
 // - cold start: import + instantiate + load a signed bundle, in a fresh process;
@@ -100,10 +101,27 @@ for (const c of cases) {
   if (ours !== plain || ours !== stateful) disagreements += 1;
 }
 const calls = cases.map(cedarCall);
+// The engine keeps request entities it has parsed (core `policy::entity_cache`), and the
+// pack cases reuse 30 entities. `phylaxNewEntities` is the other extreme: every request
+// names users and records never seen before (ids renamed consistently, so decisions are
+// the same), cycling through more entities than the cache holds, so every one is parsed.
+const renamed = (value, n) => {
+  if (Array.isArray(value)) return value.map((v) => renamed(v, n));
+  if (value === null || typeof value !== 'object') return value;
+  const out = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renamed(v, n)]));
+  if ((out.type === 'User' || out.type === 'Record') && typeof out.id === 'string') out.id = `${out.id}~${n}`;
+  return out;
+};
+const fresh = Array.from({ length: 4000 }, (_, n) => renamed(cases[n % cases.length].request, n));
+for (const [n, request] of fresh.entries()) {
+  if (engine.authorize(request).decision !== engine.authorize(cases[n % cases.length].request).decision) disagreements += 1;
+}
 let i = 0;
 const next = () => (i = (i + 1) % cases.length);
+let f = 0;
 const decisions = await compare({
   phylax: () => engine.authorize(cases[next()].request),
+  phylaxNewEntities: () => engine.authorize(fresh[(f = (f + 1) % fresh.length)]),
   stateful: () => cedar.statefulIsAuthorized({ ...calls[next()], preparsedSchemaName: 'pack', preparsedPolicySetId: 'pack' }),
   isAuthorized: () => cedar.isAuthorized({ ...calls[next()], schema: pack.schema, policies }),
 });
@@ -156,6 +174,7 @@ const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
 const label = { 32: '32 B', 256: '256 B', 4096: '4 KiB', [1 << 20]: '1 MiB' };
 const rows = [
   ['decision: phylax vs cedar-wasm `statefulIsAuthorized`', ratio(decisionNs.stateful / decisionNs.phylax), '≥ 3×'],
+  ['decision, every entity new to the engine: phylax vs cedar-wasm `statefulIsAuthorized`', ratio(decisionNs.stateful / decisionNs.phylaxNewEntities), ''],
   ['decision: phylax vs cedar-wasm `isAuthorized`', ratio(decisionNs.isAuthorized / decisionNs.phylax), ''],
   ...sizes.map((s) => [`encryptField ${label[s]}: phylax vs WebCrypto`, ratio(enc[s].webcrypto / enc[s].phylax), s <= 256 ? '≥ 10×' : '']),
   ...sizes.map((s) => [`encryptField ${label[s]}: phylax vs node:crypto`, ratio(enc[s].node / enc[s].phylax), '']),
@@ -169,6 +188,7 @@ console.log('\nAbsolute numbers (time per call):\n');
 console.log('| measurement | phylax | peer |\n|---|---:|---:|');
 console.log(`| decision vs statefulIsAuthorized | ${fmt(decisionNs.phylax)} | ${fmt(decisionNs.stateful)} |`);
 console.log(`| decision vs isAuthorized | ${fmt(decisionNs.phylax)} | ${fmt(decisionNs.isAuthorized)} |`);
+console.log(`| decision, every entity new, vs statefulIsAuthorized | ${fmt(decisionNs.phylaxNewEntities)} | ${fmt(decisionNs.stateful)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs WebCrypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].webcrypto)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs node:crypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].node)} |`);
 console.log(`| .wasm size (raw / gzip -9) | ${kb(ourWasm.length)} / ${kb(gz(ourWasm))} | ${kb(cedarWasm.length)} / ${kb(gz(cedarWasm))} |`);

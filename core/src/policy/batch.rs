@@ -68,7 +68,7 @@ impl Engine {
     pub fn authorize_batch(&self, req: &BatchRequest) -> Result<BatchResponse, PolicyError> {
         let schema = self.schema();
         let types = self.types();
-        let entities = request::parse_entities(schema, types, &req.entities)?;
+        let entities = self.entity_cache().parse(schema, types, &req.entities)?;
         let principal = types.require("principal", &req.principal)?;
 
         // Resolve every item's uids first, so the slice is built once for all.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::answer::{Decision, Effect, EvaluationError};
+use super::entity_cache::EntityCache;
 use super::error::PolicyError;
 use super::request::{self, AuthorizeRequest, EntityRef, RequestEntity, TypeTable};
 use super::slice::BaseStore;
@@ -126,6 +127,8 @@ pub struct Engine {
     field_type: Option<EntityTypeName>,
     bundle_hash: String,
     authorizer: Authorizer,
+    /// Request entities already parsed (see `entity_cache`).
+    entity_cache: EntityCache,
 }
 
 /// Entity literals that a policy dereferences (attribute access, `has`, tags, or the
@@ -287,6 +290,7 @@ impl Engine {
             field_type,
             bundle_hash,
             authorizer: Authorizer::new(),
+            entity_cache: EntityCache::default(),
         })
     }
 
@@ -326,7 +330,9 @@ impl Engine {
 
     /// Parses a request against the schema without deciding it.
     pub fn prepare(&self, req: &AuthorizeRequest) -> Result<PreparedRequest, PolicyError> {
-        let entities = request::parse_entities(&self.schema, &self.types, &req.entities)?;
+        let entities = self
+            .entity_cache
+            .parse(&self.schema, &self.types, &req.entities)?;
         let principal = self.types.require("principal", &req.principal)?;
         let action = self.types.require("action", &req.action)?;
         let resource = self.types.require("resource", &req.resource)?;
@@ -437,6 +443,10 @@ impl Engine {
 
     pub(crate) fn types(&self) -> &TypeTable {
         &self.types
+    }
+
+    pub(crate) fn entity_cache(&self) -> &EntityCache {
+        &self.entity_cache
     }
 
     pub(crate) fn base_store(&self) -> &BaseStore {

@@ -84,7 +84,7 @@ impl Engine {
                 message: "the context must be a JSON object".to_owned(),
             });
         };
-        let entities = request::parse_entities(schema, types, &req.entities)?;
+        let entities = self.entity_cache().parse(schema, types, &req.entities)?;
         let principal = types.require("principal", &req.principal)?;
         let resource = types.require("resource", &req.resource)?;
         let tenant = self.request_tenant(&resource, &entities, req.tenant.as_deref())?;

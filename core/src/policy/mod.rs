@@ -12,7 +12,7 @@
 //!
 //! Start with [`Engine`] and the [`pack`] (the healthcare reference policies);
 //! [`bundle`] documents the signed bundle format, [`slice`] how a request's entities
-//! join the base, [`tenancy`] the tenant guardrails, [`fields`] field-level reads, and
+//! join the base, `entity_cache` why parsed request entities are kept, [`tenancy`] the tenant guardrails, [`fields`] field-level reads, and
 //! [`calls`] the JSON call types.
 
 mod answer;
@@ -20,6 +20,7 @@ mod batch;
 pub mod bundle;
 pub mod calls;
 mod engine;
+mod entity_cache;
 mod error;
 pub mod fields;
 pub mod pack;

@@ -148,31 +148,27 @@ impl RequestEntity {
     }
 }
 
-/// Parses request entities with the schema.
-pub(crate) fn parse_entities(
+/// Parses one request entity with the schema (the engine reaches this through its
+/// [`EntityCache`](super::entity_cache::EntityCache)).
+pub(crate) fn parse_entity(
     schema: &Schema,
     types: &TypeTable,
-    values: &[Value],
-) -> Result<Vec<RequestEntity>, PolicyError> {
-    values
-        .iter()
-        .map(|value| {
-            let mut refs = Vec::new();
-            if let Value::Object(map) = value {
-                for key in ["attrs", "parents", "tags"] {
-                    if let Some(v) = map.get(key) {
-                        types.collect_refs(v, &mut refs);
-                    }
-                }
+    value: &Value,
+) -> Result<RequestEntity, PolicyError> {
+    let mut refs = Vec::new();
+    if let Value::Object(map) = value {
+        for key in ["attrs", "parents", "tags"] {
+            if let Some(v) = map.get(key) {
+                types.collect_refs(v, &mut refs);
             }
-            let entity = Entity::from_json_value(value.clone(), Some(schema)).map_err(|err| {
-                PolicyError::Entities {
-                    message: crate::policy::source::one_line(&err),
-                }
-            })?;
-            Ok(RequestEntity { entity, refs })
-        })
-        .collect()
+        }
+    }
+    let entity = Entity::from_json_value(value.clone(), Some(schema)).map_err(|err| {
+        PolicyError::Entities {
+            message: crate::policy::source::one_line(&err),
+        }
+    })?;
+    Ok(RequestEntity { entity, refs })
 }
 
 /// Parses a context for an action with the schema.
