@@ -99,7 +99,11 @@ fn encrypt(c: &mut Criterion) {
                     out.extend_from_slice(&nonce);
                     out.extend_from_slice(black_box(p));
                     let tag = rustcrypto
-                        .encrypt_in_place_detached((&nonce).into(), b"aad", &mut out[12..])
+                        .encrypt_inout_detached(
+                            &aes_gcm::Nonce::from(nonce),
+                            b"aad",
+                            (&mut out[12..]).into(),
+                        )
                         .unwrap();
                     out.extend_from_slice(&tag);
                     out
