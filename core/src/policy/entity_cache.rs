@@ -32,9 +32,9 @@ use super::error::PolicyError;
 use super::request::{self, RequestEntity, TypeTable};
 
 /// Entities kept.
-pub const CAPACITY: usize = 512;
+pub(crate) const CAPACITY: usize = 512;
 /// Longest entity JSON text kept, in bytes.
-pub const MAX_TEXT: usize = 4096;
+pub(crate) const MAX_TEXT: usize = 4096;
 
 /// Parsed request entities by JSON text (LRU, bounded).
 pub(crate) struct EntityCache {
@@ -71,7 +71,7 @@ impl EntityCache {
     }
 
     /// Parses request entities with the schema, taking each one already parsed from the
-    /// cache. Same answers, errors included, as [`request::parse_entities`].
+    /// cache. Same answers, errors included, as [`request::parse_entity`] on each.
     pub(crate) fn parse(
         &self,
         schema: &Schema,

@@ -12,8 +12,9 @@
 //!
 //! Start with [`Engine`] and the [`pack`] (the healthcare reference policies);
 //! [`bundle`] documents the signed bundle format, [`slice`] how a request's entities
-//! join the base, `entity_cache` why parsed request entities are kept, [`tenancy`] the tenant guardrails, [`fields`] field-level reads, and
-//! [`calls`] the JSON call types.
+//! join the base, `entity_cache` why the engine keeps the request entities it parsed,
+//! [`tenancy`] the tenant guardrails, [`fields`] field-level reads, and [`calls`] the
+//! JSON call types.
 
 mod answer;
 mod batch;
