@@ -97,6 +97,22 @@ export function checks(phylax, data) {
     ok(a !== b, 'two encryptions of the same text differ (random nonce)');
   });
 
+  check('keyring: strings on either side of the glue\'s 64-unit encodeInto switch arrive intact', () => {
+    // scripts/build.mjs sends strings over 64 UTF-16 units through TextEncoder#encodeInto
+    // at once; shorter ones take wasm-bindgen's own path. Both must give the same UTF-8.
+    const k = P.Keyring.create('acme', root(), T0);
+    const utf8 = (s) => new TextDecoder().decode(new TextEncoder().encode(s));
+    const texts = [
+      'x'.repeat(64), 'x'.repeat(65), 'é'.repeat(64), 'é'.repeat(65), '✓'.repeat(300),
+      '😀'.repeat(32), '😀'.repeat(33), `${'x'.repeat(64)}😀`, `${'ß'.repeat(80)}\u{10FFFF}`,
+      '\uD800'.repeat(70), `${'a'.repeat(70)}\uDC00b`,
+    ];
+    for (const text of texts) {
+      const ct = k.encryptField('patients.diagnosis', 'rec-1', text);
+      eq(k.decryptField('patients.diagnosis', 'rec-1', ct), utf8(text), `${text.length} units from ${JSON.stringify(text.slice(0, 3))}`);
+    }
+  });
+
   check('keyring: binary round trip and overhead <= 40 bytes', () => {
     const k = P.Keyring.create('acme', root(), T0);
     const plain = new Uint8Array(300).map((_, i) => i & 255);
