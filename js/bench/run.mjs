@@ -103,13 +103,14 @@ for (const c of cases) {
 const calls = cases.map(cedarCall);
 // The engine keeps request entities it has parsed (core `policy::entity_cache`), and the
 // pack cases reuse 30 entities. `phylaxNewEntities` is the other extreme: every request
-// names users and records never seen before (ids renamed consistently, so decisions are
-// the same), cycling through more entities than the cache holds, so every one is parsed.
+// names users, records and API keys (every type the requests bring) never seen before,
+// ids renamed consistently so decisions are the same, cycling through more entities than
+// the cache holds, so every one is parsed.
 const renamed = (value, n) => {
   if (Array.isArray(value)) return value.map((v) => renamed(v, n));
   if (value === null || typeof value !== 'object') return value;
   const out = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renamed(v, n)]));
-  if ((out.type === 'User' || out.type === 'Record') && typeof out.id === 'string') out.id = `${out.id}~${n}`;
+  if (['User', 'Record', 'ApiKey'].includes(out.type) && typeof out.id === 'string') out.id = `${out.id}~${n}`;
   return out;
 };
 const fresh = Array.from({ length: 4000 }, (_, n) => renamed(cases[n % cases.length].request, n));
