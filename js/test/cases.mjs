@@ -13,8 +13,7 @@
 // into the edge runtime (EdgeVM, no code generation, precompiled module through
 // `phylax/init`), workerd (miniflare, the `workerd` entry, `.wasm` as CompiledWasm) and
 // Chromium (the `browser` entry over HTTP from 127.0.0.1).
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -99,38 +98,18 @@ async function runEdge(json) {
 }
 
 async function runWorkerd(json) {
-  const { bundle } = await import('./harness.mjs');
-  const { Miniflare } = await import('miniflare');
-  const dir = mkdtempSync(join(tmpdir(), 'phylax-cases-workerd-'));
-  let mf;
-  try {
-    const worker = await bundle(`
-      import * as phylax from '../dist/workerd.js';
-      import { runCases } from './cases-core.mjs';
-      export default {
-        async fetch(request) {
-          const { files, options } = await request.json();
-          return Response.json(runCases(phylax, files, options));
-        },
-      };`, { format: 'esm', external: ['*.wasm'] });
-    mkdirSync(join(dir, 'wasm'));
-    writeFileSync(join(dir, 'worker.mjs'), worker);
-    copyFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'), join(dir, 'wasm', 'phylax_bg.wasm'));
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: join(dir, 'worker.mjs'),
-      modulesRoot: dir,
-      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      compatibilityDate: '2025-09-01',
-    });
-    const res = await mf.dispatchFetch('http://localhost/', { method: 'POST', body: json });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`the worker answered ${res.status}: ${text.slice(0, 500)}`);
-    return JSON.parse(text);
-  } finally {
-    await mf?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { postToWorkerd } = await import('./harness.mjs');
+  const { status, text } = await postToWorkerd(`
+    import * as phylax from '../dist/workerd.js';
+    import { runCases } from './cases-core.mjs';
+    export default {
+      async fetch(request) {
+        const { files, options } = await request.json();
+        return Response.json(runCases(phylax, files, options));
+      },
+    };`, json);
+  if (status !== 200) throw new Error(`the worker answered ${status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance cases</title>

@@ -1,10 +1,11 @@
 // Shared by the runtime tests: bundling the conformance module for script-only runtimes,
-// turning a remote conformance result into one node:test subtest per check, and a
-// tiny static file server for Chromium.
+// running a worker in workerd, turning a remote conformance result into one node:test
+// subtest per check, and a tiny static file server for Chromium.
 import { build } from 'esbuild';
 import { EdgeRuntime as EdgeVM } from 'edge-runtime';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { js } from './fixtures.mjs';
 
@@ -16,6 +17,35 @@ export async function bundle(source, { format = 'iife', external = [], plugins =
     mainFields: ['module', 'main'], conditions: [], logLevel: 'silent',
   });
   return out.outputFiles[0].text;
+}
+
+/**
+ * Runs `source` (a worker module, resolved from js/test/) in workerd through miniflare and
+ * POSTs `body` to it once. The package's `.wasm` stays an import that workerd loads as a
+ * CompiledWasm module, as on Cloudflare. Returns the bundled worker code and the answer.
+ */
+export async function postToWorkerd(source, body) {
+  const { Miniflare } = await import('miniflare');
+  const dir = mkdtempSync(join(tmpdir(), 'phylax-workerd-'));
+  let mf;
+  try {
+    const worker = await bundle(source, { format: 'esm', external: ['*.wasm'] });
+    mkdirSync(join(dir, 'wasm'));
+    writeFileSync(join(dir, 'worker.mjs'), worker);
+    copyFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'), join(dir, 'wasm', 'phylax_bg.wasm'));
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: join(dir, 'worker.mjs'),
+      modulesRoot: dir,
+      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      compatibilityDate: '2025-09-01',
+    });
+    const res = await mf.dispatchFetch('http://localhost/', { method: 'POST', body });
+    return { worker, status: res.status, text: await res.text() };
+  } finally {
+    await mf?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** One subtest per conformance check, failing with the remote message. */
