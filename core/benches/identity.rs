@@ -49,6 +49,7 @@ fn event(i: u64) -> AuditEvent {
             flags: vec![],
         }),
         reason: None,
+        recorded_by: None,
     }
 }
 

@@ -69,6 +69,7 @@ fn event(tenant: &str, i: u64) -> AuditEvent {
             flags: vec![],
         }),
         reason: (i % 1000 == 0).then(|| "break-glass: emergency room".to_owned()),
+        recorded_by: None,
     }
 }
 

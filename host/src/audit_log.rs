@@ -1,4 +1,5 @@
-//! The server's writer of tenant audit chains (core `audit`): appends are serialized,
+//! The server's writer of tenant audit chains (core `audit`): every event carries
+//! `recordedBy` (who wrote it, server or ingested); appends are serialized,
 //! hashed with the server's audit key and committed to the store before the caller
 //! answers, so an acknowledged event is durable.
 //!
@@ -45,6 +46,11 @@ impl AuditLog {
     ) -> ApiResult<Vec<AuditRecord>> {
         if events.is_empty() {
             return Ok(Vec::new());
+        }
+        // Every record says who wrote it: the server's own events and ingested ones
+        // alike (an unmarked event would be a bug, never a silent append).
+        if events.iter().any(|e| e.recorded_by.is_none()) {
+            return Err(ApiError::internal("an audit event without `recordedBy`"));
         }
         let mut chains = self.chains.lock().await;
         if !chains.contains_key(tenant) {

@@ -6,32 +6,32 @@
 //! - a **tenant API key** (`phx_live_...`, core `identity::api_key`: checksum, stored
 //!   hash, expiry, rotation overlap, revocation), limited by its scopes;
 //! - a **user JWT**, verified against the configured JWKS (core `identity::jwt`), whose
-//!   tenant and roles come from its claims.
+//!   tenant, roles and MFA come from its claims.
 //!
-//! Each request is scoped to one tenant (the `{tenant}` of its path, else
-//! `X-Phylax-Tenant`, else the credential's own tenant). A tenant credential never
-//! reaches another tenant (403 `auth.other_tenant`). The platform admin runs the control
-//! plane of any tenant (tenant, policies, API keys, key rotation, bundle): each such
-//! action is audited in the tenant's chain. Reaching a tenant's *data* (transit
-//! encrypt/decrypt, audit read and export, authorize) as platform admin is cross-tenant
-//! access: it needs a break-glass reason in `X-Phylax-Break-Glass` (403
-//! `auth.break_glass_required` without) and is audited with that reason before the
-//! answer. Every denial is appended to the tenant's audit chain before the 403 goes out.
+//! [`authenticate`] runs before every `/v1` handler, in this order: ids in the path are
+//! checked against the id charset; a source address that has spent its budget of failed
+//! authentications is refused ([`crate::failed_auth`]); the credential is verified and
+//! rate limited; then the route's row of the privilege table decides
+//! ([`crate::privilege::decide`]). Each request is scoped to one tenant (the `{tenant}` of
+//! its path, else `X-Phylax-Tenant`, else the credential's own). Every denial, and every
+//! break-glass access, is appended to the tenant's audit chain before the answer, and
+//! before the request body is read.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use phylax_core::audit::{Action, Actor, AuditEvent, Outcome};
+use phylax_core::audit::{Action, Actor, AuditEvent, Origin, Outcome, RecordedBy};
 use phylax_core::identity::{api_key, ApiKeyRecord};
 use phylax_core::ErrorBody;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
+use crate::privilege::{self, Verdict};
 use crate::secrets::token_hash;
 use crate::state::{blocking, now, AppState};
 
@@ -39,20 +39,8 @@ use crate::state::{blocking, now, AppState};
 pub const TENANT_HEADER: &str = "x-phylax-tenant";
 /// Header carrying a platform admin's break-glass reason.
 pub const BREAK_GLASS_HEADER: &str = "x-phylax-break-glass";
-
-/// Every scope a tenant credential can hold (`*` holds all).
-pub const SCOPES: &[&str] = &[
-    "authorize",
-    "transit:encrypt",
-    "transit:decrypt",
-    "keys:rotate",
-    "audit:write",
-    "audit:read",
-    "policies:read",
-    "policies:write",
-    "api_keys:manage",
-    "tenant:read",
-];
+/// Longest tenant or key id.
+pub const MAX_ID_LEN: usize = 64;
 
 /// A verified credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +55,8 @@ pub enum Credential {
         tenant: String,
         /// Its scopes.
         scopes: Vec<String>,
+        /// When it expires.
+        expires_at: Option<u64>,
     },
     /// A user JWT.
     User {
@@ -76,6 +66,8 @@ pub enum Credential {
         tenant: String,
         /// Roles claim.
         roles: Vec<String>,
+        /// Whether the login used multiple factors (`amr`).
+        mfa: bool,
     },
 }
 
@@ -104,29 +96,6 @@ impl Credential {
             Self::User { roles, .. } => roles.first().cloned(),
         }
     }
-
-    /// Whether the credential holds a scope. Users: owners and tenant admins hold all;
-    /// providers may authorize, encrypt, decrypt and write audit events; other roles
-    /// may authorize and write audit events.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        match self {
-            Self::Admin => true,
-            Self::ApiKey { scopes, .. } => scopes.iter().any(|s| s == scope || s == "*"),
-            Self::User { roles, .. } => {
-                let has = |r: &str| roles.iter().any(|x| x == r);
-                if has("owner") || has("tenant_admin") {
-                    true
-                } else if has("provider") {
-                    matches!(
-                        scope,
-                        "authorize" | "transit:encrypt" | "transit:decrypt" | "audit:write"
-                    )
-                } else {
-                    matches!(scope, "authorize" | "audit:write")
-                }
-            }
-        }
-    }
 }
 
 /// The caller of one request: set by [`authenticate`], taken by handlers.
@@ -152,7 +121,16 @@ impl Caller {
         }
     }
 
-    /// An audit event of this caller in `tenant`.
+    /// Marks events this caller reports (audit ingest): written by the server on the
+    /// caller's word.
+    pub fn reported(&self) -> RecordedBy {
+        RecordedBy {
+            origin: Origin::Ingested,
+            credential: self.credential.id(),
+        }
+    }
+
+    /// A server event of this caller in `tenant`.
     pub fn event(
         &self,
         tenant: &str,
@@ -171,6 +149,10 @@ impl Caller {
             changed_fields: Vec::new(),
             decision: None,
             reason: self.break_glass.clone(),
+            recorded_by: Some(RecordedBy {
+                origin: Origin::Server,
+                credential: self.credential.id(),
+            }),
         }
     }
 
@@ -188,6 +170,32 @@ impl Caller {
             )
         })
     }
+
+    /// Appends a break-glass access to `tenant`'s chain (before anything is read).
+    pub async fn break_glass_access(&self, state: &Arc<AppState>, tenant: &str) -> ApiResult<()> {
+        let ev = self.event(
+            tenant,
+            Action::Authorization,
+            "break_glass",
+            Outcome::Success,
+        );
+        audit_if_tenant(state, tenant, ev).await
+    }
+
+    /// Appends a refusal to `tenant`'s chain, then returns it.
+    pub async fn refused(&self, state: &Arc<AppState>, tenant: &str, err: ApiError) -> ApiError {
+        let mut ev = self.event(
+            tenant,
+            Action::Authorization,
+            &err.body.code,
+            Outcome::Denied,
+        );
+        ev.reason = None;
+        match audit_if_tenant(state, tenant, ev).await {
+            Ok(()) => err,
+            Err(audit_err) => audit_err,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -200,105 +208,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .cloned()
             .ok_or_else(|| ApiError::unauthenticated("auth.missing", "no credential was sent"))
     }
-}
-
-/// What a route does to a tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Tenant management: allowed to the platform admin (audited by the route).
-    Control,
-    /// The tenant's data: the platform admin needs a break-glass reason.
-    Data,
-}
-
-/// Checks `caller` may act on `tenant` with `scope`; appends denials (and break-glass
-/// access) to the tenant's audit chain before returning.
-pub async fn check_tenant(
-    state: &Arc<AppState>,
-    caller: &Caller,
-    tenant: &str,
-    access: Access,
-    scope: &str,
-) -> ApiResult<()> {
-    let denial = match &caller.credential {
-        Credential::Admin => match (access, caller.break_glass.as_deref()) {
-            (Access::Control, _) => None,
-            (Access::Data, Some(reason)) if !reason.trim().is_empty() => {
-                // Cross-tenant data access: audited before anything is read.
-                let ev = caller.event(tenant, Action::Authorization, "break_glass", Outcome::Success);
-                audit_if_tenant(state, tenant, ev).await?;
-                None
-            }
-            (Access::Data, _) => Some(ApiError::forbidden(
-                "auth.break_glass_required",
-                format!("platform admin access to the data of tenant `{tenant}` needs a break-glass reason"),
-                "send the reason in `X-Phylax-Break-Glass`; the access is audited in the tenant's chain",
-            )),
-        },
-        cred => {
-            if cred.tenant() != Some(tenant) {
-                Some(ApiError::forbidden(
-                    "auth.other_tenant",
-                    format!("this credential belongs to another tenant, not `{tenant}`"),
-                    "use a credential of the tenant you address",
-                ))
-            } else if !cred.has_scope(scope) {
-                Some(ApiError::forbidden(
-                    "auth.scope",
-                    format!("this credential lacks the `{scope}` scope"),
-                    "issue an API key with the scope this route needs",
-                ))
-            } else {
-                None
-            }
-        }
-    };
-    match denial {
-        None => Ok(()),
-        Some(err) => {
-            let mut ev = caller.event(
-                tenant,
-                Action::Authorization,
-                &err.body.code,
-                Outcome::Denied,
-            );
-            ev.reason = None;
-            audit_if_tenant(state, tenant, ev).await?;
-            Err(err)
-        }
-    }
-}
-
-/// Requires the platform admin.
-pub fn require_admin(caller: &Caller) -> ApiResult<()> {
-    if caller.credential == Credential::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "auth.forbidden",
-            "only the platform admin may do this",
-            "use the platform admin token",
-        ))
-    }
-}
-
-/// Requires the platform admin for a route on `tenant`; a refusal is audited there.
-pub async fn require_admin_for(
-    state: &Arc<AppState>,
-    caller: &Caller,
-    tenant: &str,
-) -> ApiResult<()> {
-    if let Err(err) = require_admin(caller) {
-        let ev = caller.event(
-            tenant,
-            Action::Authorization,
-            &err.body.code,
-            Outcome::Denied,
-        );
-        audit_if_tenant(state, tenant, ev).await?;
-        return Err(err);
-    }
-    Ok(())
 }
 
 /// Appends an event to `tenant`'s chain when that tenant exists.
@@ -330,55 +239,145 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Middleware on `/v1`: verifies the credential, applies the rate limit and puts the
+/// Whether `id` is a usable tenant or key id: 1 to [`MAX_ID_LEN`] ASCII letters, digits,
+/// `-` or `_`. Nothing a URL normalizer rewrites (`.`, `..`, `%`-escapes, case folding
+/// aside) can be an id, so a path names exactly one tenant.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// 400 `request.invalid_id` for an id outside the charset.
+pub fn invalid_id(kind: &str, id: &str) -> ApiError {
+    let shown: String = id.chars().take(MAX_ID_LEN).collect();
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        &format!("{kind}.invalid_id"),
+        format!("`{shown}` is not a usable {kind} id"),
+        "ids are 1 to 64 ASCII letters, digits, `-` or `_`",
+    )
+}
+
+/// Checks the ids in a `/v1/tenants/{tenant}[/api-keys/{key_id}]...` path.
+fn check_path_ids(path: &str) -> ApiResult<()> {
+    let rest = path.strip_prefix("/v1").unwrap_or(path);
+    let Some(rest) = rest.strip_prefix("/tenants/") else {
+        return Ok(());
+    };
+    let mut parts = rest.split('/');
+    let tenant = parts.next().unwrap_or_default();
+    if !is_valid_id(tenant) {
+        return Err(invalid_id("tenant", tenant));
+    }
+    if parts.next() == Some("api-keys") {
+        if let Some(key) = parts.next() {
+            if !is_valid_id(key) {
+                return Err(invalid_id("api_key", key));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Middleware on `/v1`: checks path ids, throttles failed authentication per address,
+/// verifies and rate-limits the credential, applies the privilege table and puts the
 /// [`Caller`] in the request's extensions.
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let source_ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let credential = match verify(&state, req.headers(), source_ip.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return before_body(e.into_response()),
+    // Only owned parts cross the awaits below (a `Request` is not `Sync`).
+    let seen = Seen {
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        method: req.method().as_str().to_owned(),
+        path: req.uri().path().to_owned(),
+        route: req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        headers: req.headers().clone(),
     };
-    if let Err(e) = state.limiter.check(&credential.id()) {
-        return before_body(e.into_response());
+    match admit(&state, seen).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => before_body(e.into_response()),
     }
+}
+
+/// What [`admit`] needs of a request.
+struct Seen {
+    ip: Option<IpAddr>,
+    method: String,
+    path: String,
+    route: String,
+    headers: HeaderMap,
+}
+
+async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
+    let ip = req.ip;
+    check_path_ids(&req.path)?;
+    state.failed_auth.check(ip)?;
+    let credential = match verify(state, &req.headers, ip).await {
+        Ok(c) => c,
+        Err(e) => {
+            state.failed_auth.failed(ip);
+            return Err(e);
+        }
+    };
+    state.limiter.check(&credential.id())?;
     let caller = Caller {
         credential,
-        source_ip,
-        break_glass: header_text(req.headers(), BREAK_GLASS_HEADER),
-        tenant_header: header_text(req.headers(), TENANT_HEADER),
+        source_ip: ip.map(|i| i.to_string()),
+        break_glass: header_text(&req.headers, BREAK_GLASS_HEADER),
+        tenant_header: header_text(&req.headers, TENANT_HEADER),
     };
-    // Tenant isolation before anything else of the request (its body included) is read.
-    let path_tenant = path_tenant(req.uri().path());
-    let named = path_tenant.as_deref().or(caller.tenant_header.as_deref());
-    if let (Some(own), Some(named)) = (caller.credential.tenant(), named) {
-        if own != named {
-            let err = ApiError::forbidden(
-                "auth.other_tenant",
-                format!("this credential belongs to another tenant, not `{named}`"),
-                "use a credential of the tenant you address",
-            );
-            let ev = caller.event(
-                named,
-                Action::Authorization,
-                "auth.other_tenant",
-                Outcome::Denied,
-            );
-            let ev = AuditEvent { reason: None, ..ev };
-            if let Err(e) = audit_if_tenant(&state, named, ev).await {
-                return before_body(e.into_response());
-            }
-            return before_body(err.into_response());
+    let route = if req.route.starts_with("/v1") {
+        req.route
+    } else {
+        format!("/v1{}", req.route)
+    };
+    let Some(rule) = privilege::rule(&req.method, &route) else {
+        return Err(ApiError::internal(format!(
+            "route {} {route} has no row in the privilege table",
+            req.method
+        )));
+    };
+    let tenant = path_tenant(&req.path)
+        .or_else(|| caller.tenant_header.clone())
+        .or_else(|| caller.credential.tenant().map(str::to_owned));
+    if let Some(t) = &tenant {
+        if !is_valid_id(t) {
+            return Err(invalid_id("tenant", t));
         }
     }
-    req.extensions_mut().insert(caller);
-    next.run(req).await
+    match privilege::decide(
+        &caller.credential,
+        rule,
+        tenant.as_deref(),
+        caller.break_glass.as_deref(),
+    ) {
+        Verdict::Allow => Ok(caller),
+        Verdict::BreakGlass => {
+            if let Some(t) = &tenant {
+                caller.break_glass_access(state, t).await?;
+            }
+            Ok(caller)
+        }
+        Verdict::Deny(err) => match &tenant {
+            Some(t) => Err(caller.refused(state, t, err).await),
+            None => Err(err),
+        },
+    }
 }
 
 /// Marks a response sent without reading the request body: the server will not read the
@@ -403,7 +402,7 @@ fn path_tenant(path: &str) -> Option<String> {
 async fn verify(
     state: &Arc<AppState>,
     headers: &HeaderMap,
-    source_ip: Option<&str>,
+    ip: Option<IpAddr>,
 ) -> ApiResult<Credential> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthenticated(
@@ -426,7 +425,7 @@ async fn verify(
         return Ok(Credential::Admin);
     }
     if token.starts_with(api_key::PREFIX) {
-        return verify_api_key(state, token, source_ip).await;
+        return verify_api_key(state, token, ip).await;
     }
     if let Some(jwt) = &state.jwt {
         let identity = jwt
@@ -439,6 +438,7 @@ async fn verify(
             id: identity.principal_id,
             tenant,
             roles: identity.roles,
+            mfa: identity.mfa,
         });
     }
     Err(ApiError::unauthenticated(
@@ -458,7 +458,7 @@ fn credential_error(body: ErrorBody) -> ApiError {
 async fn verify_api_key(
     state: &Arc<AppState>,
     token: &str,
-    source_ip: Option<&str>,
+    ip: Option<IpAddr>,
 ) -> ApiResult<Credential> {
     let parsed =
         api_key::parse(token).map_err(|e| credential_error(ErrorBody::from_diagnostic(&e)))?;
@@ -477,27 +477,15 @@ async fn verify_api_key(
             key_id: v.key_id,
             tenant: v.tenant,
             scopes: v.scopes,
+            expires_at: v.expires_at,
         }),
         Err(e) => {
-            // A failed attempt with a real key id is a denial of that tenant: audit it.
+            // An attempt on a real key of the tenant: counted, and summarized in its
+            // chain once per window (never one record per attempt).
             let body = ErrorBody::from_diagnostic(&e);
-            let event = AuditEvent {
-                tenant: tenant.clone(),
-                actor: Actor {
-                    id: format!("api_key:{}", record.key_id),
-                    role: Some("api_key".to_owned()),
-                    source_ip: source_ip.map(str::to_owned),
-                },
-                action: Action::Authorization,
-                operation: Some(body.code.clone()),
-                record: None,
-                time: now(),
-                outcome: Outcome::Denied,
-                changed_fields: Vec::new(),
-                decision: None,
-                reason: None,
-            };
-            audit_if_tenant(state, &tenant, event).await?;
+            state
+                .failed_auth
+                .key_attempt(&tenant, &record.key_id, ip, &body.code);
             Err(credential_error(body))
         }
     }

@@ -13,6 +13,13 @@
 //! rate_limit_per_second = 50
 //! rate_limit_burst = 100
 //! request_timeout_ms = 10000
+//! header_read_timeout_ms = 10000
+//! max_connections = 4096
+//! max_connections_per_ip = 256
+//! auth_failures_per_second = 1
+//! auth_failure_burst = 30
+//! audit_failure_window_secs = 60
+//! audit_ingest_max_age_secs = 3600
 //! entities_file = "/etc/phylax/entities.json"
 //! engine = "native"
 //! [jwt]
@@ -57,6 +64,31 @@ pub struct ServeArgs {
     /// Request timeout, milliseconds [default: 10000].
     #[arg(long, env = "PHYLAX_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Time a client has to send a request's headers, and that a kept-alive connection
+    /// may sit idle, milliseconds [default: 10000].
+    #[arg(long, env = "PHYLAX_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Open connections at most; more are closed at once [default: 4096, or the open-file
+    /// limit less 128 if lower].
+    #[arg(long, env = "PHYLAX_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Open connections at most from one address [default: 256].
+    #[arg(long, env = "PHYLAX_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Failed authentications per second an address may sustain before all its requests
+    /// get 429 [default: 1].
+    #[arg(long, env = "PHYLAX_AUTH_FAILURES_PER_SECOND")]
+    pub auth_failures_per_second: Option<u32>,
+    /// Failed authentications an address may make in a burst [default: 30].
+    #[arg(long, env = "PHYLAX_AUTH_FAILURE_BURST")]
+    pub auth_failure_burst: Option<u32>,
+    /// Failed API-key attempts on a tenant are summarized in its audit chain once per this
+    /// many seconds [default: 60].
+    #[arg(long, env = "PHYLAX_AUDIT_FAILURE_WINDOW_SECS")]
+    pub audit_failure_window_secs: Option<u64>,
+    /// How old an ingested audit event may be, seconds [default: 3600].
+    #[arg(long, env = "PHYLAX_AUDIT_INGEST_MAX_AGE_SECS")]
+    pub audit_ingest_max_age_secs: Option<u64>,
     /// Extra base entities for the engine (Cedar entity JSON array), e.g. field classes.
     #[arg(long, env = "PHYLAX_ENTITIES_FILE")]
     pub entities_file: Option<PathBuf>,
@@ -108,6 +140,13 @@ struct FileConfig {
     rate_limit_per_second: Option<u32>,
     rate_limit_burst: Option<u32>,
     request_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    auth_failures_per_second: Option<u32>,
+    auth_failure_burst: Option<u32>,
+    audit_failure_window_secs: Option<u64>,
+    audit_ingest_max_age_secs: Option<u64>,
     entities_file: Option<PathBuf>,
     engine: Option<EngineKind>,
     jwt: Option<JwtFileConfig>,
@@ -151,6 +190,20 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Request timeout, milliseconds.
     pub request_timeout_ms: u64,
+    /// Header read (and keep-alive idle) timeout, milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Open connections at most (None: from the open-file limit at start).
+    pub max_connections: Option<usize>,
+    /// Open connections at most per source address.
+    pub max_connections_per_ip: usize,
+    /// Failed authentications per second per address.
+    pub auth_failures_per_second: u32,
+    /// Failed authentications in a burst per address.
+    pub auth_failure_burst: u32,
+    /// Window of the failed-attempt summaries, seconds.
+    pub audit_failure_window_secs: u64,
+    /// Oldest accepted ingested audit event, seconds.
+    pub audit_ingest_max_age_secs: u64,
     /// Extra base entities.
     pub entities_file: Option<PathBuf>,
     /// Engine.
@@ -224,10 +277,47 @@ impl Config {
                 .request_timeout_ms
                 .or(file.request_timeout_ms)
                 .unwrap_or(10_000),
+            header_read_timeout_ms: args
+                .header_read_timeout_ms
+                .or(file.header_read_timeout_ms)
+                .unwrap_or(10_000),
+            max_connections: args.max_connections.or(file.max_connections),
+            max_connections_per_ip: args
+                .max_connections_per_ip
+                .or(file.max_connections_per_ip)
+                .unwrap_or(256),
+            auth_failures_per_second: args
+                .auth_failures_per_second
+                .or(file.auth_failures_per_second)
+                .unwrap_or(1),
+            auth_failure_burst: args
+                .auth_failure_burst
+                .or(file.auth_failure_burst)
+                .unwrap_or(30),
+            audit_failure_window_secs: args
+                .audit_failure_window_secs
+                .or(file.audit_failure_window_secs)
+                .unwrap_or(60),
+            audit_ingest_max_age_secs: args
+                .audit_ingest_max_age_secs
+                .or(file.audit_ingest_max_age_secs)
+                .unwrap_or(3600),
             entities_file: args.entities_file.clone().or(file.entities_file),
             engine: args.engine.or(file.engine).unwrap_or_default(),
             jwt,
         };
+        if config.auth_failures_per_second == 0
+            || config.auth_failure_burst == 0
+            || config.audit_failure_window_secs == 0
+            || config.header_read_timeout_ms == 0
+            || config.max_connections == Some(0)
+            || config.max_connections_per_ip == 0
+        {
+            return Err(ConfigError::Invalid(
+                "timeouts, connection caps, failure budgets and windows must be at least 1"
+                    .to_owned(),
+            ));
+        }
         if config.rate_limit_per_second == 0 || config.rate_limit_burst == 0 {
             return Err(ConfigError::Invalid(
                 "rate limit and burst must be at least 1".to_owned(),

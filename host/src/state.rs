@@ -12,6 +12,7 @@ use crate::audit_log::AuditLog;
 use crate::config::Config;
 use crate::engine::{spec_for, EngineCell, EngineFactory};
 use crate::error::{ApiError, ApiResult};
+use crate::failed_auth::FailedAuth;
 use crate::metrics::Metrics;
 use crate::rate_limit::Limiter;
 use crate::store::{Store, TenantRow};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub admin_token_hash: [u8; 32],
     /// Rate limiter.
     pub limiter: Limiter,
+    /// Failed authentications: the per-address throttle and the audit summaries.
+    pub failed_auth: FailedAuth,
     /// Metrics.
     pub metrics: Metrics,
     /// Signs bundles.
@@ -96,7 +99,12 @@ impl AppState {
             parts.config.rate_limit_per_second,
             parts.config.rate_limit_burst,
         );
+        let failed_auth = FailedAuth::new(
+            parts.config.auth_failures_per_second,
+            parts.config.auth_failure_burst,
+        );
         Ok(Self {
+            failed_auth,
             config: parts.config,
             store: parts.store,
             root: parts.root,

@@ -57,7 +57,7 @@ fn acknowledged_events_survive_sigkill() {
                     i += 1;
                     let id = format!("w{worker}-{i}");
                     if i % 2 == 0 {
-                        let ev = json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": id, "time": 1_700_000_000u64, "outcome": "success"});
+                        let ev = json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": id, "time": phylax_host::state::now(), "outcome": "success"});
                         let body = json!({"events": [ev]}).to_string();
                         let r = server.try_req_h("POST", "/v1/tenants/acme/audit/events", Some(key), Some(&body), &[]);
                         match r {

@@ -596,7 +596,7 @@ fn api_keys_rotate_and_revoke() {
 fn audit_ingest_query_pagination_and_tenant_pinning() {
     let (_dir, server) = started();
     let key = server.api_key("acme", &["audit:write", "audit:read"]);
-    let ev = |i: u32, tenant: &str| json!({"tenant": tenant, "actor": {"id": "edge-mw", "sourceIp": "10.0.0.1"}, "action": "view", "operation": format!("page-{i}"), "time": 1_700_000_000 + i, "outcome": "success"});
+    let ev = |i: u32, tenant: &str| json!({"tenant": tenant, "actor": {"id": "edge-mw", "sourceIp": "10.0.0.1"}, "action": "view", "operation": format!("page-{i}"), "time": phylax_host::state::now() - 100 + u64::from(i), "outcome": "success"});
     let events: Vec<Value> = (0..25).map(|i| ev(i, "acme")).collect();
     let r = server.req(
         "POST",

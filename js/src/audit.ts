@@ -15,6 +15,8 @@ export interface AuditEvent {
   changedFields?: string[];
   decision?: { bundleHash: string; policyIds: string[]; flags?: string[] };
   reason?: string;
+  /** Who wrote the event into the chain; set by the Phylax server, never by a reporter. */
+  recordedBy?: { origin: 'server' | 'ingested'; credential: string };
 }
 
 export interface ChainHead {

@@ -87,6 +87,30 @@ pub struct Decision {
     pub flags: Vec<String>,
 }
 
+/// How an event entered its chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The writer recorded an action it performed itself (a server's own event).
+    Server,
+    /// A credential reported the event (e.g. an app posting to the server's ingest
+    /// route); the writer vouches only for who sent it, not for what it says.
+    Ingested,
+}
+
+/// Who wrote an event into the chain. Set by the chain's writer, never taken from the
+/// reporter, and covered by the chain's MAC like the rest of the event, so a verifier
+/// holding the audit key can tell the writer's own events from reported ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordedBy {
+    /// Written by the server itself, or reported by a credential.
+    pub origin: Origin,
+    /// The credential behind the request that wrote it: `platform-admin`,
+    /// `api_key:<key id>`, `user:<tenant>/<subject>`, or `unauthenticated`.
+    pub credential: String,
+}
+
 /// One audit event, as the application reports it (DESIGN.md §1.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -116,6 +140,10 @@ pub struct AuditEvent {
     /// A stated reason, e.g. a break-glass justification. Never put PHI here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who wrote the event into the chain (set by a server writer; absent in chains an
+    /// application keeps itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_by: Option<RecordedBy>,
 }
 
 impl AuditEvent {

@@ -39,6 +39,6 @@ pub mod verify;
 pub use chain::{AuditChain, AuditRecord, ChainHead};
 pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, TrustedCheckpoint};
 pub use error::{AuditError, FaultKind};
-pub use event::{Action, Actor, AuditEvent, Decision, Outcome, RecordRef};
+pub use event::{Action, Actor, AuditEvent, Decision, Origin, Outcome, RecordRef, RecordedBy};
 pub use key::AuditKey;
 pub use verify::{verify, verify_from, Verified};

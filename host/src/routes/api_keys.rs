@@ -1,6 +1,11 @@
 //! Tenant API keys (core `identity::api_key`): create, list, rotate with an overlap
 //! window, revoke. The key text is shown once, in the create or rotate answer; only its
-//! hash is stored. Scopes are the server's route scopes ([`crate::auth::SCOPES`], `*`).
+//! hash is stored. Scopes are the server's route scopes ([`crate::privilege::SCOPES`], `*`).
+//!
+//! No credential issues (or rotates into) a key stronger than itself
+//! ([`crate::privilege::may_issue`]): an API key only a subset of its own scopes, expiring
+//! no later than itself; a platform admin a key that reaches a tenant's data only as a
+//! break-glass action, reason required and written to the tenant's chain first.
 
 use std::sync::Arc;
 
@@ -13,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ok, ok_with, JsonBody};
-use crate::auth::{check_tenant, Access, Caller, SCOPES};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::privilege::{may_issue, SCOPES};
 use crate::state::{blocking, now, AppState};
 
 /// `POST /v1/tenants/{tenant}/api-keys` body.
@@ -83,6 +89,34 @@ async fn load(state: &Arc<AppState>, tenant: &str, key_id: &str) -> ApiResult<Ap
     }
 }
 
+/// Checks `caller` may issue a key with `scopes` in `tenant` (auditing a refusal, or the
+/// platform admin's break-glass, in the tenant's chain first), and returns the new
+/// key's expiry: a key issued by an expiring key expires with it at the latest.
+async fn issuable(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    tenant: &str,
+    scopes: &[String],
+    expires_at: Option<u64>,
+) -> ApiResult<Option<u64>> {
+    let own_expiry = match &caller.credential {
+        crate::auth::Credential::ApiKey { expires_at, .. } => *expires_at,
+        _ => None,
+    };
+    let expires_at = expires_at.or(own_expiry);
+    match may_issue(
+        &caller.credential,
+        scopes,
+        expires_at,
+        caller.break_glass.as_deref(),
+    ) {
+        Ok(true) => caller.break_glass_access(state, tenant).await?,
+        Ok(false) => {}
+        Err(err) => return Err(caller.refused(state, tenant, err).await),
+    }
+    Ok(expires_at)
+}
+
 /// `POST /v1/tenants/{tenant}/api-keys`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", request_body = CreateKey, responses((status = 201, body = IssuedKey)), security(("bearer" = [])))]
 pub async fn create(
@@ -91,18 +125,18 @@ pub async fn create(
     Path(tenant): Path<String>,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
     let row = state.tenant(&tenant).await?;
     if row.deleted_at.is_some() {
         return Err(super::policies::offboarded(&tenant));
     }
     check_scopes(&body.scopes)?;
+    let expires_at = issuable(&state, &caller, &tenant, &body.scopes, body.expires_at).await?;
     let issued = api_key::issue(
         &NewApiKey {
             tenant: tenant.clone(),
             environment: phylax_core::identity::Environment::Live,
             scopes: body.scopes,
-            expires_at: body.expires_at,
+            expires_at,
             name: body.name,
         },
         now(),
@@ -125,10 +159,9 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", responses((status = 200, description = "`{\"ok\": [ApiKeyRecord]}`")), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
     state.tenant(&tenant).await?;
     let store = state.store.clone();
     let rows = blocking(move || Ok(store.api_keys(&tenant)?)).await?;
@@ -147,8 +180,9 @@ pub async fn rotate(
     Path((tenant, key_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RotateKey>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
     let old = load(&state, &tenant, &key_id).await?;
+    // The rotation hands the caller the new key's text: it is an issue of that key.
+    issuable(&state, &caller, &tenant, &old.scopes, old.expires_at).await?;
     let rotation = api_key::rotate(
         &old,
         now(),
@@ -178,7 +212,6 @@ pub async fn revoke(
     caller: Caller,
     Path((tenant, key_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Control, "api_keys:manage").await?;
     let old = load(&state, &tenant, &key_id).await?;
     let revoked = api_key::revoke(&old, now());
     save(&state, &tenant, vec![revoked.clone()]).await?;

