@@ -347,6 +347,14 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
         format!("/v1{}", req.route)
     };
     let Some(rule) = privilege::rule(&req.method, &route) else {
+        if privilege::ROUTES.iter().any(|r| r.path == route) {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "request.method_not_allowed",
+                format!("`{route}` does not take {}", req.method),
+                "see `/openapi.json` for the methods of each route",
+            ));
+        }
         return Err(ApiError::internal(format!(
             "route {} {route} has no row in the privilege table",
             req.method

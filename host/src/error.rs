@@ -5,10 +5,11 @@
 //! | --- | --- |
 //! | `request.malformed`, `policy.*` (invalid input), `crypto.*` (bad input, failed decryption) | 400 |
 //! | `auth.missing`, `auth.invalid`, `identity.*` of a credential | 401 |
-//! | `auth.forbidden`, `auth.other_tenant`, `auth.break_glass_required`, `auth.scope`, `policy.tenant_mismatch` | 403 |
+//! | `auth.forbidden`, `auth.other_tenant`, `auth.break_glass_required`, `auth.scope`, `auth.mfa_required`, `auth.escalation`, `policy.tenant_mismatch` | 403 |
 //! | `*.not_found` | 404 |
 //! | `tenant.exists` | 409 |
 //! | `crypto.key_destroyed`, `tenant.offboarded` | 410 Gone: the data is gone for good, retrying cannot help |
+//! | `request.method_not_allowed` | 405 |
 //! | `request.too_large` | 413 |
 //! | `rate.limited` | 429 with `Retry-After` |
 //! | `request.timeout` | 408 |
@@ -123,13 +124,16 @@ pub fn status_for_code(code: &str) -> StatusCode {
         }
         "tenant.exists" => StatusCode::CONFLICT,
         "request.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "request.method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "request.timeout" => StatusCode::REQUEST_TIMEOUT,
         "rate.limited" => StatusCode::TOO_MANY_REQUESTS,
         c if c.ends_with(".not_found") => StatusCode::NOT_FOUND,
         c if c.starts_with("auth.forbidden")
             || c.starts_with("auth.other_tenant")
             || c.starts_with("auth.break_glass")
-            || c.starts_with("auth.scope") =>
+            || c.starts_with("auth.scope")
+            || c.starts_with("auth.mfa_required")
+            || c.starts_with("auth.escalation") =>
         {
             StatusCode::FORBIDDEN
         }

@@ -29,13 +29,28 @@ pub fn bin() -> &'static str {
 
 impl Server {
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_in(Command::new(bin()), data_dir, args)
+    }
+
+    /// Starts the server under an open-file limit (`ulimit -n`).
+    pub fn start_with_nofile(nofile: u32, data_dir: &Path, args: &[&str]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            bin(),
+        ]);
+        Self::start_in(cmd, data_dir, args)
+    }
+
+    fn start_in(mut cmd: Command, data_dir: &Path, args: &[&str]) -> Self {
         // Tests send many refused credentials from one address on purpose; the
         // failed-authentication throttle has its own test.
         let mut defaults = Vec::new();
         if !args.contains(&"--auth-failure-burst") {
             defaults.extend(["--auth-failure-burst", "1000000"]);
         }
-        let mut child = Command::new(bin())
+        let mut child = cmd
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -140,6 +155,11 @@ impl Server {
     /// A key issued by the platform admin: one reaching data is a break-glass action,
     /// audited in the tenant's chain with this reason.
     pub fn api_key(&self, tenant: &str, scopes: &[&str]) -> String {
+        self.admin_key_with_id(tenant, scopes).0
+    }
+
+    /// Like [`Self::api_key`], with the key's id.
+    pub fn admin_key_with_id(&self, tenant: &str, scopes: &[&str]) -> (String, String) {
         let body = serde_json::json!({ "scopes": scopes }).to_string();
         let r = self.req_h(
             "POST",
@@ -149,7 +169,28 @@ impl Server {
             &[("x-phylax-break-glass", "test provisioning")],
         );
         assert_eq!(r.status, 201, "{}", r.text);
-        r.json()["ok"]["apiKey"].as_str().unwrap().to_owned()
+        let v = r.json();
+        (
+            v["ok"]["apiKey"].as_str().unwrap().to_owned(),
+            v["ok"]["record"]["keyId"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// Sends raw bytes on a new connection and returns everything the server answers
+    /// until it closes the connection or `timeout` passes.
+    pub fn raw(&self, request: &[u8], timeout: std::time::Duration) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr()).unwrap();
+        stream.set_read_timeout(Some(timeout)).unwrap();
+        stream.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     pub fn kill(&mut self) {
