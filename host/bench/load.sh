@@ -44,7 +44,7 @@ BASE="$(sed -n 's/^phylax listening on //p' "$WORK/out")"
 
 ADMIN="Authorization: Bearer $PHYLAX_ADMIN_TOKEN"
 curl -sf -XPOST "$BASE/v1/tenants" -H "$ADMIN" -d '{"id":"acme"}' >/dev/null
-KEY="$(curl -sf -XPOST "$BASE/v1/tenants/acme/api-keys" -H "$ADMIN" -d '{"scopes":["authorize"]}' \
+KEY="$(curl -sf -XPOST "$BASE/v1/tenants/acme/api-keys" -H "$ADMIN" -H "X-Phylax-Break-Glass: load benchmark" -d '{"scopes":["authorize"]}' \
   | sed -n 's/.*"apiKey":"\([^"]*\)".*/\1/p')"
 
 # An allowed decision (a provider viewing their patient's record): the hot path, no audit write.

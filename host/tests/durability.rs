@@ -154,7 +154,35 @@ fn acknowledged_events_survive_sigkill() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("verify"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("verify"));
+    // The verifier tells the server's own records from ingested ones.
+    let ingested = records
+        .iter()
+        .filter(|r| r["event"]["recordedBy"]["origin"] == "ingested")
+        .count();
+    assert!(ingested > 0);
+    assert!(
+        stdout.contains(&format!(
+            "written by the server: {}; ingested from credentials: {ingested}; unmarked: 0",
+            records.len() - ingested
+        )),
+        "{stdout}"
+    );
+    // Passing an ingested record off as the server's breaks the chain.
+    let forged = export
+        .text
+        .replacen("\"origin\":\"ingested\"", "\"origin\":\"server\"", 1);
+    assert_ne!(forged, export.text);
+    std::fs::write(&file, forged).unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["audit", "verify"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
     // A tampered export fails, naming the record.
     let tampered = export.text.replacen("\"edge\"", "\"edgy\"", 1);
     std::fs::write(&file, tampered).unwrap();

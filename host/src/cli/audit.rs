@@ -1,10 +1,12 @@
 //! `phylax audit verify`: verifies an exported chain (JSON Lines of `AuditRecord`, as
-//! `GET /v1/tenants/{tenant}/audit/export` returns) with the audit key.
+//! `GET /v1/tenants/{tenant}/audit/export` returns) with the audit key, and says how
+//! many records the server wrote itself and how many it took from credentials
+//! (`event.recordedBy`, authenticated by the chain).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use phylax_core::audit::{self, AuditKey, AuditRecord};
+use phylax_core::audit::{self, AuditKey, AuditRecord, Origin};
 use phylax_core::Diagnostic;
 
 /// Audit commands.
@@ -75,6 +77,19 @@ pub fn run(cmd: &AuditCommand) -> Result<ExitCode, String> {
             println!(
                 "ok: {} records of tenant `{tenant}` verify; head seq {} hash {}",
                 v.verified, v.head.seq, v.head.hash
+            );
+            // Who wrote them (authenticated by the chain like the rest of each event).
+            let count = |origin: Option<Origin>| {
+                records
+                    .iter()
+                    .filter(|r| r.event.recorded_by.as_ref().map(|b| b.origin) == origin)
+                    .count()
+            };
+            println!(
+                "written by the server: {}; ingested from credentials: {}; unmarked: {}",
+                count(Some(Origin::Server)),
+                count(Some(Origin::Ingested)),
+                count(None)
             );
             Ok(ExitCode::SUCCESS)
         }
