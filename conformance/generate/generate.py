@@ -21,10 +21,11 @@ import cases_authz  # noqa: E402
 import cases_bad_input  # noqa: E402
 import cases_bundles  # noqa: E402
 import cases_crypto  # noqa: E402
+import cases_hostile  # noqa: E402
 import cases_identity  # noqa: E402
 from common import CASES_DIR, write_suite  # noqa: E402
 
-MODULES = [cases_audit, cases_authz, cases_bad_input, cases_bundles, cases_crypto, cases_identity]
+MODULES = [cases_audit, cases_authz, cases_bad_input, cases_bundles, cases_crypto, cases_hostile, cases_identity]
 
 
 def main() -> None:

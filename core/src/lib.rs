@@ -6,7 +6,9 @@ pub mod calls;
 pub mod crypto;
 pub mod error;
 pub mod identity;
+pub mod limits;
 pub mod policy;
+mod stack;
 pub mod webhook;
 
 pub use calls::{Answer, ErrorBody};

@@ -66,6 +66,21 @@ impl Engine {
     /// Decides every item of a batch. Errors in what the items share (principal,
     /// entities) fail the whole batch; an item's own error fails only that item.
     pub fn authorize_batch(&self, req: &BatchRequest) -> Result<BatchResponse, PolicyError> {
+        crate::limits::check_count(
+            "items of a batch",
+            req.items.len(),
+            crate::limits::MAX_BATCH_ITEMS,
+        )?;
+        crate::limits::check_value_nesting("the context", &req.context)?;
+        for item in &req.items {
+            if let Some(ctx) = &item.context {
+                crate::limits::check_value_nesting("an item's context", ctx)?;
+            }
+        }
+        crate::stack::deep(crate::stack::DECISION_RED_ZONE, || self.decide_batch(req))
+    }
+
+    fn decide_batch(&self, req: &BatchRequest) -> Result<BatchResponse, PolicyError> {
         let schema = self.schema();
         let types = self.types();
         let entities = self.entity_cache().parse(schema, types, &req.entities)?;

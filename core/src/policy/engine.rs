@@ -23,6 +23,7 @@ use super::request::{self, AuthorizeRequest, EntityRef, RequestEntity, TypeTable
 use super::slice::BaseStore;
 use super::source::{self, PolicyFile};
 use super::tenancy;
+use crate::limits;
 
 fn default_tenant_type() -> String {
     "Tenant".to_owned()
@@ -182,6 +183,25 @@ impl Engine {
     }
 
     pub(crate) fn with_hash(spec: &EngineSpec, bundle_hash: String) -> Result<Self, PolicyError> {
+        crate::stack::deep(crate::stack::BUILD_RED_ZONE, || {
+            Self::build(spec, bundle_hash)
+        })
+    }
+
+    fn build(spec: &EngineSpec, bundle_hash: String) -> Result<Self, PolicyError> {
+        // Sizes first, before any recursive parsing (each file and the schema are
+        // checked where they are parsed).
+        let policy_bytes: usize = spec
+            .platform_policies
+            .iter()
+            .chain(spec.tenant_policies.values().flatten())
+            .map(|f| f.text.len())
+            .sum();
+        limits::check_total_policy_bytes(policy_bytes)?;
+        limits::check_entity_count("the base", spec.entities.len(), limits::MAX_BASE_ENTITIES)?;
+        for value in &spec.entities {
+            limits::check_value_nesting("a base entity", value)?;
+        }
         let schema = source::parse_schema(&spec.schema, "schema")?;
         let types = TypeTable::new(&schema);
         let options = spec.options.clone();
@@ -324,12 +344,15 @@ impl Engine {
     /// Decides one request. Any error in the input is returned as an error, which the
     /// caller must treat as a deny.
     pub fn authorize(&self, req: &AuthorizeRequest) -> Result<Decision, PolicyError> {
-        let prepared = self.prepare(req)?;
-        self.decide(&prepared)
+        crate::stack::deep(crate::stack::DECISION_RED_ZONE, || {
+            let prepared = self.prepare(req)?;
+            self.decide(&prepared)
+        })
     }
 
     /// Parses a request against the schema without deciding it.
     pub fn prepare(&self, req: &AuthorizeRequest) -> Result<PreparedRequest, PolicyError> {
+        limits::check_value_nesting("the context", &req.context)?;
         let entities = self
             .entity_cache
             .parse(&self.schema, &self.types, &req.entities)?;

@@ -78,7 +78,12 @@ impl EntityCache {
         types: &TypeTable,
         values: &[Value],
     ) -> Result<Vec<RequestEntity>, PolicyError> {
-        values
+        crate::limits::check_entity_count(
+            "the request",
+            values.len(),
+            crate::limits::MAX_REQUEST_ENTITIES,
+        )?;
+        let parsed: Vec<RequestEntity> = values
             .iter()
             .map(|value| {
                 // Serializing a `Value` cannot fail (its keys are strings).
@@ -96,7 +101,18 @@ impl EntityCache {
                 }
                 Ok(parsed)
             })
-            .collect()
+            .collect::<Result<_, PolicyError>>()?;
+        // One uid, one entity: with two, the decision would depend on their order.
+        let mut uids = std::collections::HashSet::with_capacity(parsed.len());
+        for e in &parsed {
+            let uid = e.uid();
+            if !uids.insert(uid.clone()) {
+                return Err(PolicyError::Entities {
+                    message: format!("the request brings entity `{uid}` twice"),
+                });
+            }
+        }
+        Ok(parsed)
     }
 
     /// Entities held.

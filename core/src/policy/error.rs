@@ -143,6 +143,9 @@ pub enum PolicyError {
     /// No secure randomness for key generation.
     #[error("no secure randomness available")]
     RandomUnavailable,
+    /// An input is over one of the limits of [`crate::limits`]; nothing recursive ran.
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 impl PolicyError {
@@ -171,6 +174,7 @@ impl Diagnostic for PolicyError {
             Self::BundleSignatureInvalid { .. } => "policy.bundle_signature_invalid",
             Self::InvalidKey { .. } => "policy.invalid_key",
             Self::RandomUnavailable => "policy.random_unavailable",
+            Self::Limit(e) => e.code(),
         }
     }
 
@@ -189,6 +193,7 @@ impl Diagnostic for PolicyError {
             Self::BundleSignatureInvalid { .. } => "check the public key is the one of the key that signed the bundle, and that the bundle comes from your policy host",
             Self::InvalidKey { .. } => "an Ed25519 key is 32 bytes, given as 43 base64url characters or 64 hex digits",
             Self::RandomUnavailable => "run where the OS or the browser offers a secure random source",
+            Self::Limit(e) => e.hint(),
         }
     }
 }

@@ -66,6 +66,16 @@ pub struct FieldsResponse {
 impl Engine {
     /// Decides the field action once per field, sharing the parse and the slice.
     pub fn readable_fields(&self, req: &FieldsRequest) -> Result<FieldsResponse, PolicyError> {
+        crate::limits::check_count(
+            "fields of a request",
+            req.fields.len(),
+            crate::limits::MAX_FIELDS,
+        )?;
+        crate::limits::check_value_nesting("the context", &req.context)?;
+        crate::stack::deep(crate::stack::DECISION_RED_ZONE, || self.decide_fields(req))
+    }
+
+    fn decide_fields(&self, req: &FieldsRequest) -> Result<FieldsResponse, PolicyError> {
         let (Some(action), Some(field_type)) = self.field_mapping() else {
             return Err(PolicyError::Request {
                 message: format!(

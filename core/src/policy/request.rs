@@ -155,6 +155,7 @@ pub(crate) fn parse_entity(
     types: &TypeTable,
     value: &Value,
 ) -> Result<RequestEntity, PolicyError> {
+    crate::limits::check_value_nesting("a request entity", value)?;
     let mut refs = Vec::new();
     if let Value::Object(map) = value {
         for key in ["attrs", "parents", "tags"] {

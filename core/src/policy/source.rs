@@ -113,6 +113,7 @@ pub(crate) fn parse_layer(files: &[PolicyFile], prefix: &str) -> Result<ParsedLa
     let mut diagnostics = Vec::new();
     let mut counter = 0usize;
     for (file_index, file) in files.iter().enumerate() {
+        crate::limits::check_policy_text(&file.name, &file.text)?;
         let set = match PolicySet::from_str(&file.text) {
             Ok(set) => set,
             Err(errs) => {
@@ -215,6 +216,7 @@ pub(crate) fn validate_layer(
 /// Parses a schema in Cedar syntax, or in Cedar's JSON schema format when the text is
 /// a JSON object.
 pub(crate) fn parse_schema(text: &str, file: &str) -> Result<Schema, PolicyError> {
+    crate::limits::check_schema_text(file, text)?;
     if text.trim_start().starts_with('{') {
         return Schema::from_json_str(text).map_err(|err| PolicyError::Schema {
             message: format!("{file}: {}", one_line(&err)),
