@@ -230,6 +230,10 @@ def field_cases():
         ("tampered version 1 value", _replace_raw(v1, flip(18, 0x01)), "crypto.decrypt_failed", {}),
         ("version 1 value of another record", v1, "crypto.decrypt_failed", {"recordId": "r-1002"}),
         ("malformed", "phx1.!!!!", "crypto.malformed_ciphertext", {}),
+        # Already under the active version, still authenticated before it is returned.
+        ("active-version value of another record", ct2, "crypto.decrypt_failed", {"recordId": "r-1002"}),
+        ("active-version value of another field", ct2, "crypto.decrypt_failed", {"field": "patients.notes"}),
+        ("tampered active-version value", _replace_raw(ct2, flip(18, 0x01)), "crypto.decrypt_failed", {}),
     ]:
         request = {"field": "patients.diagnosis", "recordId": "r-1001", "ciphertext": ciphertext}
         request.update(kw)

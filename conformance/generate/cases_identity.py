@@ -301,6 +301,16 @@ def jwt_cases():
     sig = bytearray(ref.b64url_decode(s))
     sig[0] ^= 1
     v("signature byte flipped", f"{h}.{p}.{ref.b64url(bytes(sig))}", error("jwt.bad_signature"))
+    # ECDSA signatures are malleable: (r, n - s) verifies too. Only the low-S form is
+    # accepted, so a token has one signature.
+    P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    raw = ref.b64url_decode(s)
+    r_part, s_int = raw[:32], int.from_bytes(raw[32:], "big")
+    low_s = min(s_int, P256_ORDER - s_int)
+    low = ref.b64url(r_part + low_s.to_bytes(32, "big"))
+    high = ref.b64url(r_part + (P256_ORDER - low_s).to_bytes(32, "big"))
+    v("ES256 low-S signature", f"{h}.{p}.{low}", identity())
+    v("ES256 high-S form of the same signature", f"{h}.{p}.{high}", error("jwt.bad_signature"))
     v("signature of 60 bytes", f"{h}.{p}.{ref.b64url(ref.b64url_decode(s)[:60])}", error("jwt.bad_signature"))
     v("empty signature", f"{h}.{p}.", error("jwt.bad_signature"))
     v("two parts", f"{h}.{p}", error("jwt.malformed"))
@@ -320,6 +330,9 @@ def jwt_cases():
     v("no algorithms allowed", token(), error("jwt.invalid_config"), config=dict(CONFIG, algorithms=[]))
     v("empty claim name", token(), error("jwt.invalid_config"), config=dict(CONFIG, claims={"tenant": ""}))
     v("JWKS without keys", token(), error("jwt.invalid_jwks"), jwks_doc={"keys": []})
+    v("JWKS with one kid twice", token(), error("jwt.invalid_jwks"),
+      jwks_doc={"keys": JWKS["keys"][:3] + [dict(JWKS["keys"][2], x=ref.b64url(OTHER_ED_KEY.public_key().public_bytes(
+          serialization.Encoding.Raw, serialization.PublicFormat.Raw)))]})
     v("JWKS with only unusable keys", token(), error("jwt.invalid_jwks"), jwks_doc={"keys": JWKS["keys"][3:]})
     v("JWKS not an object with keys", token(), error("jwt.invalid_jwks"), jwks_doc={"key": JWKS["keys"]})
     v("JWKS key without kty", token(), error("jwt.invalid_jwks"),

@@ -355,17 +355,20 @@ impl Keyring {
 
     /// Re-encrypts a ciphertext under the active key version; the plaintext never leaves
     /// the core and is wiped after use. A value already under the active version is
-    /// returned unchanged, without decrypting it.
+    /// returned unchanged, but only after it decrypts: rewrap never vouches for a
+    /// ciphertext it has not authenticated.
     pub fn rewrap(
         &self,
         field: &str,
         record_id: &str,
         ciphertext: &str,
     ) -> Result<String, CryptoError> {
+        // Authenticated either way: a ciphertext is returned only if it decrypts for this
+        // tenant, field and record (never another's, nor garbage with a valid header).
+        let plaintext = self.decrypt_field(field, record_id, ciphertext)?;
         if !self.needs_rewrap(ciphertext)? {
             return Ok(ciphertext.to_owned());
         }
-        let plaintext = self.decrypt_field(field, record_id, ciphertext)?;
         self.encrypt_field(field, record_id, &plaintext)
     }
 

@@ -86,6 +86,20 @@ impl Jwks {
                 }
             }
         }
+        // A kid names one key: with two, which one verifies would depend on order.
+        let mut kids = std::collections::HashSet::new();
+        let named = set
+            .keys
+            .iter()
+            .map(|k| k.kid.as_deref())
+            .chain(set.skipped.iter().map(|(kid, _)| kid.as_deref()));
+        for kid in named.flatten() {
+            if !kids.insert(kid) {
+                return Err(JwtError::InvalidJwks {
+                    reason: format!("key id `{kid}` names two keys"),
+                });
+            }
+        }
         if set.keys.is_empty() {
             return Err(JwtError::InvalidJwks {
                 reason:
