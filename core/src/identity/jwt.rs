@@ -24,7 +24,8 @@
 //!    algorithm). The key's type must be the algorithm's (an RSA key never verifies an
 //!    ES256 token) and a key's declared `alg`, if any, must match.
 //! 5. The signature (RSA PKCS#1 v1.5 / SHA-256; ECDSA P-256 / SHA-256 with the 64-byte
-//!    `r‖s` encoding, low-S only; Ed25519 with strict verification).
+//!    `r‖s` encoding, either form of `s`: see `verify_signature`; Ed25519 with strict
+//!    verification).
 //! 6. Claims, only after the signature: `iss` equals the issuer; `aud` (string or array)
 //!    names a configured audience; `exp` is required and `now < exp + leeway`; `nbf`, if
 //!    present, `nbf - leeway <= now`. Times are NumericDates (fractions are floored).
@@ -386,11 +387,13 @@ fn verify_signature(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result
         PublicKey::Rsa(key) => rsa::pkcs1v15::Signature::try_from(signature)
             .ok()
             .is_some_and(|sig| key.verify(message, &sig).is_ok()),
-        // ECDSA is malleable: (r, n - s) verifies as well as (r, s). Only the low-S form
-        // is accepted, so one token has exactly one valid signature.
+        // ECDSA is malleable: (r, n - s) verifies as well as (r, s). Both forms are
+        // accepted on purpose: JWS (RFC 7518 §3.4) does not require low-S, and signers
+        // built on OpenSSL, Go or Java (and RustCrypto's own) emit high-S about half the
+        // time, so refusing it would refuse valid tokens at random. What a token says is
+        // its claims; never key a replay cache on the token's bytes (use `jti`).
         PublicKey::P256(key) => p256::ecdsa::Signature::from_slice(signature)
             .ok()
-            .filter(|sig| sig.normalize_s().is_none())
             .is_some_and(|sig| key.verify(message, &sig).is_ok()),
         PublicKey::Ed25519(key) => ed25519_dalek::Signature::from_slice(signature)
             .ok()
