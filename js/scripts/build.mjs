@@ -47,6 +47,7 @@ function buildWasm() {
   rmSync(glue, { recursive: true, force: true });
   run(which('wasm-bindgen'), ['--target', 'web', '--out-dir', glue, '--out-name', 'phylax', '--weak-refs', raw]);
   encodeLongStringsAtOnce(join(glue, 'phylax.js'));
+  discardableInstance(join(glue, 'phylax.js'));
 
   // 3. Size: wasm-opt from npm binaryen (Debian's 108 breaks wasm-bindgen's output).
   run(join(js, 'node_modules', '.bin', 'wasm-opt'), [
@@ -82,6 +83,47 @@ function encodeLongStringsAtOnce(file) {
     '',
   ].join('\n');
   writeFileSync(file, text.slice(0, at) + atOnce + text.slice(at));
+}
+
+/**
+ * Step 2c. After a trap the instance's memory and stack pointer cannot be trusted, so
+ * `runtime.ts` discards it and instantiates the compiled module again. wasm-bindgen's
+ * glue keeps one instance for good; this adds `__phylax_discard()`, which forgets it and
+ * returns the compiled module, and an epoch in every finalizer's held value, so that an
+ * object of the old instance, collected later, never frees memory of the new one.
+ * Fails the build if the glue changes shape.
+ */
+function discardableInstance(file) {
+  let text = readFileSync(file, 'utf8');
+  const count = (re) => (text.match(re) ?? []).length;
+  const registries = /new FinalizationRegistry\(ptr => wasm\.(__wbg_\w+_free)\(ptr, 1\)\)/g;
+  const registers = /(\w+Finalization)\.register\((obj|this), \2\.__wbg_ptr, \2\)/g;
+  const n = count(registries);
+  if (n === 0 || n !== count(registers) || !text.includes('let wasmModule, wasmInstance, wasm;\n') || !text.includes('let __wbg_init_promise;\n')) {
+    throw new Error(`${file}: the glue is not the shape discardableInstance patches; revisit it for this wasm-bindgen`);
+  }
+  text = text
+    .replace(registries, 'new FinalizationRegistry(([ptr, epoch]) => { if (epoch === __phylax_epoch) wasm.$1(ptr, 1); })')
+    .replace(registers, '$1.register($2, [$2.__wbg_ptr, __phylax_epoch], $2)')
+    .replace('let wasmModule, wasmInstance, wasm;\n', 'let wasmModule, wasmInstance, wasm;\nlet __phylax_epoch = 0;\n');
+  text += [
+    '',
+    '/** Phylax: forgets the instance (after a trap) and returns its compiled module. */',
+    'export function __phylax_discard() {',
+    '    const module = wasmModule;',
+    '    __phylax_epoch += 1;',
+    '    wasm = undefined;',
+    '    wasmInstance = undefined;',
+    '    cachedDataViewMemory0 = null;',
+    '    cachedUint8ArrayMemory0 = null;',
+    '    __wbg_init_promise = undefined;',
+    '    return module;',
+    '}',
+    '',
+  ].join('\n');
+  writeFileSync(file, text);
+  const dts = file.replace(/\.js$/, '.d.ts');
+  writeFileSync(dts, readFileSync(dts, 'utf8') + '\n/** Phylax: forgets the instance (after a trap) and returns its compiled module. */\nexport function __phylax_discard(): WebAssembly.Module | undefined;\n');
 }
 
 // 4. TypeScript, then the glue beside it.

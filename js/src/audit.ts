@@ -1,7 +1,7 @@
 /** Tamper-evident audit chains: append events, verify records. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, obj, options as known, PhylaxError, str } from './errors.js';
-import { need } from './runtime.js';
+import { call, obj, options as known, PhylaxError, str, toJson } from './errors.js';
+import { alive, currentEpoch, need } from './runtime.js';
 
 export interface AuditEvent {
   tenant: string;
@@ -43,9 +43,18 @@ export interface AuditVerification {
 
 export class AuditChain {
   readonly #inner: glue.AuditChain;
+  readonly #epoch = currentEpoch();
 
   private constructor(inner: glue.AuditChain) {
     this.#inner = inner;
+  }
+
+  /** Runs `fn` on the WASM chain, if it still belongs to the current instance. */
+  #use<T>(fn: (inner: glue.AuditChain) => T): T {
+    return call(() => {
+      alive(this.#epoch);
+      return fn(this.#inner);
+    });
   }
 
   /** A new chain for `tenant`, or one resumed after a stored head (of that tenant). */
@@ -57,27 +66,29 @@ export class AuditChain {
       // core's verify refuses a `start` of another tenant.
       throw new PhylaxError('audit.invalid_input', `invalid chain head: it is the head of \`${String(head.tenant)}\`'s chain, not \`${tenant}\`'s`, 'open the chain with the tenant its stored head belongs to');
     }
-    const headJson = head === undefined ? undefined : JSON.stringify(head);
-    return new AuditChain(call(() => glue.AuditChain.open(str('auditKey', auditKey), str('tenant', tenant), headJson)));
+    return new AuditChain(call(() => {
+      const headJson = head === undefined ? undefined : toJson('head', head);
+      return glue.AuditChain.open(str('auditKey', auditKey), str('tenant', tenant), headJson);
+    }));
   }
 
   /** Appends an event; store the returned record. */
   append(event: AuditEvent): AuditRecord {
-    return jsonCall(() => this.#inner.append(JSON.stringify(obj('event', event))));
+    return this.#use((inner) => JSON.parse(inner.append(toJson('event', obj('event', event)))));
   }
 
   get head(): ChainHead {
-    return jsonCall(() => this.#inner.head());
+    return this.#use((inner) => JSON.parse(inner.head()));
   }
 
   /** Verifies stored records under this chain's key (optionally against a signed checkpoint). */
   verify(records: AuditRecord[], options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string } = {}): AuditVerification {
     known('options', options, ['start', 'checkpoint', 'checkpointPublicKey']);
     const tenant = this.head.tenant;
-    return jsonCall(() => this.#inner.verify(JSON.stringify({ tenant, records, ...options })));
+    return this.#use((inner) => JSON.parse(inner.verify(toJson('records', { tenant, records, ...options }))));
   }
 
   free(): void {
-    this.#inner.free();
+    this.#use((inner) => inner.free());
   }
 }

@@ -1,7 +1,7 @@
 /** Authorization: a Cedar engine built once, answering many requests. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, obj, options as known, parseJson, PhylaxError, str } from './errors.js';
-import { need } from './runtime.js';
+import { call, jsonCall, obj, options as known, parseJson, PhylaxError, str, toJson } from './errors.js';
+import { alive, currentEpoch, need } from './runtime.js';
 
 /** A Cedar entity uid: `{ type: "User", id: "alice" }`. */
 export interface EntityRef {
@@ -93,13 +93,23 @@ function files(name: string, policies: string | PolicyFile[]): PolicyFile[] {
   return typeof policies === 'string' ? [{ name, text: policies }] : policies;
 }
 
-/** Per-tenant policies; anything but an object is left for the core to refuse. */
+/**
+ * Per-tenant policies; anything but an object is left for the core to refuse. Copied
+ * into an object without a prototype, so that no tenant id (`__proto__`, `constructor`)
+ * can be lost to, or invented by, `Object.prototype`: every own key of the caller's
+ * object is a tenant, and nothing else is.
+ */
 function tenantFiles(value: Record<string, string | PolicyFile[]> | undefined): Record<string, PolicyFile[]> {
-  if (value === undefined) return {};
+  const out: Record<string, PolicyFile[]> = Object.create(null);
+  if (value === undefined) return out;
   obj('tenantPolicies', value);
-  const out: Record<string, PolicyFile[]> = {};
-  for (const [tenant, p] of Object.entries(value)) out[tenant] = files(`${tenant}.cedar`, p);
+  for (const tenant of Object.keys(value)) addOwn(out, tenant, files(`${tenant}.cedar`, value[tenant]));
   return out;
+}
+
+/** `target[key] = value` as an own property, whatever the key (no `__proto__` setter). */
+function addOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function entityList(value: unknown): CedarEntity[] {
@@ -119,81 +129,97 @@ function answer<T>(json: string): T {
 
 export class Engine {
   readonly #inner: glue.Engine;
+  readonly #epoch = currentEpoch();
 
   private constructor(inner: glue.Engine) {
     this.#inner = inner;
   }
 
+  /** Runs `fn` on the WASM engine, if it still belongs to the current instance. */
+  #use<T>(fn: (inner: glue.Engine) => T): T {
+    return call(() => {
+      alive(this.#epoch);
+      return fn(this.#inner);
+    });
+  }
+
   /** Builds from a schema, policies and base entities, validated in strict mode. */
   static fromParts(parts: EngineParts): Engine {
     need();
-    known('parts', parts, ['schema', 'policies', 'tenantPolicies', 'entities', 'options']);
-    const { schema } = parts;
-    const spec = {
-      // Cedar's JSON schema may come as an object; anything else goes to the core as given.
-      schema: typeof schema === 'object' && schema !== null && !Array.isArray(schema) ? JSON.stringify(schema) : schema,
-      platformPolicies: files('policies.cedar', parts.policies),
-      tenantPolicies: tenantFiles(parts.tenantPolicies),
-      entities: entityList(parts.entities),
-      ...(parts.options === undefined ? {} : { options: parts.options }),
-    };
-    return new Engine(call(() => glue.Engine.fromSpec(JSON.stringify(spec))));
+    return new Engine(call(() => {
+      known('parts', parts, ['schema', 'policies', 'tenantPolicies', 'entities', 'options']);
+      const { schema } = parts;
+      const spec = {
+        // Cedar's JSON schema may come as an object; anything else goes to the core as given.
+        schema: typeof schema === 'object' && schema !== null && !Array.isArray(schema) ? toJson('schema', schema) : schema,
+        platformPolicies: files('policies.cedar', parts.policies),
+        tenantPolicies: tenantFiles(parts.tenantPolicies),
+        entities: entityList(parts.entities),
+        ...(parts.options === undefined ? {} : { options: parts.options }),
+      };
+      return glue.Engine.fromSpec(toJson('parts', spec));
+    }));
   }
 
   /** The built-in healthcare pack, with optional tenant policies and more base entities. */
   static healthcare(extra: { tenantPolicies?: Record<string, string | PolicyFile[]>; entities?: CedarEntity[] } = {}): Engine {
     need();
-    known('extra', extra, ['tenantPolicies', 'entities']);
-    const spec = JSON.parse(call(() => glue.healthcarePackSpec()));
-    Object.assign(spec.tenantPolicies, tenantFiles(extra.tenantPolicies));
-    spec.entities.push(...entityList(extra.entities));
-    return new Engine(call(() => glue.Engine.fromSpec(JSON.stringify(spec))));
+    return new Engine(call(() => {
+      known('extra', extra, ['tenantPolicies', 'entities']);
+      const spec = JSON.parse(glue.healthcarePackSpec());
+      const tenants = tenantFiles(extra.tenantPolicies);
+      for (const tenant of Object.keys(tenants)) addOwn(spec.tenantPolicies, tenant, tenants[tenant]);
+      spec.entities.push(...entityList(extra.entities));
+      return glue.Engine.fromSpec(toJson('extra', spec));
+    }));
   }
 
   /** Loads a signed bundle, only after its Ed25519 signature verifies against `publicKey`. */
   static fromBundle(bundle: SignedBundle | string, options: { publicKey: string; entities?: CedarEntity[] }): Engine {
     need();
-    known('options', options, ['publicKey', 'entities']);
-    const parsed = typeof bundle === 'string' ? parseJson('bundle', bundle) : obj('bundle', bundle);
-    const request = { bundle: parsed, publicKey: str('publicKey', options.publicKey), entities: entityList(options.entities) };
-    return new Engine(call(() => glue.Engine.fromBundle(JSON.stringify(request))));
+    return new Engine(call(() => {
+      known('options', options, ['publicKey', 'entities']);
+      const parsed = typeof bundle === 'string' ? parseJson('bundle', bundle) : obj('bundle', bundle);
+      const request = { bundle: parsed, publicKey: str('publicKey', options.publicKey), entities: entityList(options.entities) };
+      return glue.Engine.fromBundle(toJson('bundle', request));
+    }));
   }
 
   /** `sha256:` + hex of the policy bundle; every answer carries it. */
   get bundleHash(): string {
-    return this.#inner.bundleHash;
+    return this.#use((inner) => inner.bundleHash);
   }
 
   /** One decision. Any evaluation error is a deny; bad input throws a PhylaxError. */
   authorize(request: AuthorizeRequest): Decision {
-    return answer(this.#inner.authorize(JSON.stringify(obj('request', request))));
+    return this.#use((inner) => answer(inner.authorize(toJson('request', obj('request', request)))));
   }
 
   /** Many (action, resource) pairs for one principal. */
   authorizeBatch(request: BatchRequest): BatchResponse {
-    return answer(this.#inner.authorizeBatch(JSON.stringify(obj('request', request))));
+    return this.#use((inner) => answer(inner.authorizeBatch(toJson('request', obj('request', request)))));
   }
 
   /** Which of the given fields (JSON pointers) of a record the principal may read. */
   readableFields(request: FieldsRequest): FieldsResponse {
-    return answer(this.#inner.readableFields(JSON.stringify(obj('request', request))));
+    return this.#use((inner) => answer(inner.readableFields(toJson('request', obj('request', request)))));
   }
 
   free(): void {
-    this.#inner.free();
+    this.#use((inner) => inner.free());
   }
 }
 
 /** Checks a bundle's signature without loading it. */
 export function verifyBundle(bundle: SignedBundle, publicKey: string): { hash: string; version: string; createdAt: number } {
   need();
-  return jsonCall(() => glue.verifyBundle(JSON.stringify({ bundle: obj('bundle', bundle), publicKey: str('publicKey', publicKey) })));
+  return jsonCall(() => glue.verifyBundle(toJson('bundle', { bundle: obj('bundle', bundle), publicKey: str('publicKey', publicKey) })));
 }
 
 /** Signs a bundle (normally on the host). */
 export function signBundle(bundle: Record<string, unknown>, signingKey: string): SignedBundle {
   need();
-  return jsonCall(() => glue.signBundle(JSON.stringify({ bundle: obj('bundle', bundle), signingKey: str('signingKey', signingKey) })));
+  return jsonCall(() => glue.signBundle(toJson('bundle', { bundle: obj('bundle', bundle), signingKey: str('signingKey', signingKey) })));
 }
 
 /** A new Ed25519 bundle signing key pair. */
@@ -205,5 +231,5 @@ export function generateSigningKey(): { secretKey: string; publicKey: string } {
 /** Checks policies against a schema with file:line:column diagnostics. */
 export function validatePolicies(request: Record<string, unknown>): { valid: boolean; error?: { code: string; message: string; hint: string }; diagnostics: unknown[] } {
   need();
-  return jsonCall(() => glue.validatePolicies(JSON.stringify(obj('request', request))));
+  return jsonCall(() => glue.validatePolicies(toJson('request', obj('request', request))));
 }

@@ -29,11 +29,36 @@ function isErrorBody(value: unknown): value is ErrorBody {
   );
 }
 
-/** Runs a call into WASM, turning whatever it throws into a PhylaxError. */
+/**
+ * What to do when the module traps: set by `runtime.ts` (which owns the instance), so
+ * this module does not import the glue's loader.
+ */
+let onTrap: () => void = () => {};
+export function setTrapHandler(handler: () => void): void {
+  onTrap = handler;
+}
+
+/**
+ * Runs a call into WASM, turning whatever it throws into a PhylaxError. A trap
+ * (`WebAssembly.RuntimeError`, or the engine's stack limit hit inside WASM) leaves the
+ * instance's memory and stack pointer in an unknown state: nothing computed after it
+ * could be trusted, so the instance is discarded and a fresh one loaded before the
+ * error (`internal.wasm_trap`) is thrown. Objects made before then refuse further use
+ * (`internal.instance_discarded`) rather than touch the new instance's memory.
+ */
 export function call<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
+    if (err instanceof PhylaxError || isErrorBody(err)) throw toPhylaxError(err);
+    if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+      onTrap();
+      throw new PhylaxError(
+        'internal.wasm_trap',
+        `the WebAssembly module trapped (${err.message}); its instance was discarded and a fresh one loaded`,
+        'create your Engine, Keyring and other objects again; report the input that caused this as a bug',
+      );
+    }
     throw toPhylaxError(err);
   }
 }
@@ -62,7 +87,120 @@ export function str(name: string, value: unknown): string {
   if (typeof value !== 'string') {
     throw new PhylaxError(MALFORMED, `\`${name}\` must be a string, not ${typeName(value)}`, `pass \`${name}\` as a string`);
   }
+  return wellFormed(name, value);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Refuses a string with a lone surrogate. Crossing into WASM as UTF-8 would turn it into
+ * U+FFFD, so two different ids (`'r\uD800'`, `'r\uDC00'`) would become one binding and
+ * a plaintext would not come back as it went in: such a string is refused, never
+ * replaced. (Binary data goes through `encryptBytes`.)
+ */
+export function wellFormed(name: string, value: string): string {
+  const ok = typeof (value as { isWellFormed?: () => boolean }).isWellFormed === 'function'
+    ? (value as unknown as { isWellFormed: () => boolean }).isWellFormed()
+    : !LONE_SURROGATE.test(value);
+  if (!ok) {
+    const at = value.search(LONE_SURROGATE);
+    throw new PhylaxError(MALFORMED, `\`${name}\` is not well-formed Unicode: a lone surrogate at index ${at}`, 'pass text as well-formed UTF-16 (no unpaired surrogates); encrypt binary data with `encryptBytes`');
+  }
   return value;
+}
+
+/** How deep `toJson` follows objects: past the core's own limit (32), so the core's
+ * `limit.nesting_too_deep` answers first, yet far from the JS stack. */
+const MAX_JSON_DEPTH = 64;
+
+/**
+ * The JSON text of a request, built without recursion: the one way caller values cross
+ * into WASM. It refuses (with `request.malformed` or `limit.nesting_too_deep`, never a
+ * raw `TypeError`/`RangeError`) what `JSON.stringify` throws on or silently changes:
+ * cycles, nesting past 64 levels, strings with lone surrogates (keys too), non-finite
+ * numbers. A `BigInt` is written as its exact digits, so Cedar integers beyond ±2^53
+ * (Cedar's `Long` is 64-bit) pass exactly. `undefined` and functions are left out of
+ * objects (and are `null` in arrays), and `toJSON` is honoured, as by `JSON.stringify`.
+ */
+export function toJson(name: string, value: unknown): string {
+  const out: string[] = [];
+  type Frame = { kind: 'array'; items: unknown[]; i: number } | { kind: 'object'; keys: string[]; obj: Record<string, unknown>; i: number; wrote: boolean };
+  const stack: Frame[] = [];
+  const open = new Set<object>();
+  const opened: object[] = [];
+  const fail = (code: string, message: string, hint: string) => new PhylaxError(code, message, hint);
+  // Writes a scalar, or opens a container (pushed on `stack`); returns false for "omit".
+  const write = (v: unknown, inArray: boolean): boolean => {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      v = (v as { toJSON: () => unknown }).toJSON();
+    }
+    switch (typeof v) {
+      case 'string':
+        out.push(JSON.stringify(wellFormed(name, v)));
+        return true;
+      case 'number':
+        if (!Number.isFinite(v)) throw fail(MALFORMED, `\`${name}\` holds the number ${v}, which JSON cannot carry`, 'pass finite numbers');
+        out.push(JSON.stringify(v));
+        return true;
+      case 'bigint':
+        out.push(v.toString());
+        return true;
+      case 'boolean':
+        out.push(v ? 'true' : 'false');
+        return true;
+      case 'undefined': case 'function': case 'symbol':
+        if (inArray) out.push('null');
+        return inArray;
+      default:
+        break;
+    }
+    if (v === null) {
+      out.push('null');
+      return true;
+    }
+    const o = v as object;
+    if (open.has(o)) throw fail(MALFORMED, `\`${name}\` refers to itself (a cycle)`, 'pass plain data without cycles');
+    if (stack.length >= MAX_JSON_DEPTH) {
+      throw fail('limit.nesting_too_deep', `\`${name}\` nests more than ${MAX_JSON_DEPTH} levels deep`, 'flatten the value: the core accepts at most 32 levels');
+    }
+    open.add(o);
+    opened.push(o);
+    if (Array.isArray(o)) {
+      out.push('[');
+      stack.push({ kind: 'array', items: o, i: 0 });
+    } else {
+      out.push('{');
+      const rec = o as Record<string, unknown>;
+      stack.push({ kind: 'object', keys: Object.keys(rec), obj: rec, i: 0, wrote: false });
+    }
+    return true;
+  };
+  write(value, true);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.kind === 'array') {
+      if (top.i < top.items.length) {
+        if (top.i > 0) out.push(',');
+        write(top.items[top.i++], true);
+        continue;
+      }
+      out.push(']');
+    } else {
+      if (top.i < top.keys.length) {
+        const key = top.keys[top.i++];
+        const mark = out.length;
+        out.push(`${top.wrote ? ',' : ''}${JSON.stringify(wellFormed(name, key))}:`);
+        if (write(top.obj[key], false)) top.wrote = true;
+        else out.length = mark;
+        continue;
+      }
+      out.push('}');
+    }
+    stack.pop();
+    const done = opened.pop();
+    if (done !== undefined) open.delete(done);
+  }
+  return out.join('');
 }
 
 export function bytes(name: string, value: unknown): Uint8Array {

@@ -1,7 +1,7 @@
 /** Tenant API keys, JWT bearer tokens and webhook signatures. */
 import * as glue from './wasm/phylax.js';
-import { call, jsonCall, nowSeconds, obj, options as known, str, uint } from './errors.js';
-import { need } from './runtime.js';
+import { call, jsonCall, nowSeconds, obj, options as known, str, toJson, uint } from './errors.js';
+import { alive, currentEpoch, need } from './runtime.js';
 
 /** What is stored for an API key: a hash, never the key. */
 export type ApiKeyRecord = Record<string, unknown> & { keyId: string; tenant: string; scopes: string[] };
@@ -32,7 +32,7 @@ function orNow(now: unknown): unknown {
 
 function stateless(fn: (json: string) => string, request: object): any {
   need();
-  return jsonCall(() => fn(JSON.stringify(request)));
+  return jsonCall(() => fn(toJson('request', request)));
 }
 
 /** A new tenant API key (`phx_live_...`). */
@@ -94,21 +94,32 @@ export interface Identity {
 /** A JWT verifier: configuration and JWKS parsed once, many tokens verified. */
 export class TokenVerifier {
   readonly #inner: glue.TokenVerifier;
+  readonly #epoch = currentEpoch();
 
   constructor(config: JwtConfig, jwks: { keys: unknown[] } | string) {
     need();
-    // The core judges the JWKS (`jwt.invalid_jwks`), whatever its shape.
-    const jwksJson = typeof jwks === 'string' ? jwks : JSON.stringify(jwks ?? null);
-    this.#inner = call(() => new glue.TokenVerifier(JSON.stringify(obj('config', config)), jwksJson));
+    this.#inner = call(() => {
+      // The core judges the JWKS (`jwt.invalid_jwks`), whatever its shape.
+      const jwksJson = typeof jwks === 'string' ? str('jwks', jwks) : toJson('jwks', jwks ?? null);
+      return new glue.TokenVerifier(toJson('config', obj('config', config)), jwksJson);
+    });
+  }
+
+  /** Runs `fn` on the WASM verifier, if it still belongs to the current instance. */
+  #use<T>(fn: (inner: glue.TokenVerifier) => T): T {
+    return call(() => {
+      alive(this.#epoch);
+      return fn(this.#inner);
+    });
   }
 
   /** Verifies signature, algorithm, issuer, audience, `exp`/`nbf`; a `Bearer ` prefix is accepted. */
   verify(token: string, now: number = nowSeconds()): Identity {
-    return jsonCall(() => this.#inner.verify(str('token', token), uint('now', now)));
+    return this.#use((inner) => JSON.parse(inner.verify(str('token', token), uint('now', now))));
   }
 
   free(): void {
-    this.#inner.free();
+    this.#use((inner) => inner.free());
   }
 }
 

@@ -1,7 +1,7 @@
 /** Field encryption: `RootKey` and `Keyring` over the Rust core's keyring. */
 import * as glue from './wasm/phylax.js';
-import { bytes, call, jsonCall, nowSeconds, obj, options as known, PhylaxError, str, uint } from './errors.js';
-import { need } from './runtime.js';
+import { bytes, call, nowSeconds, obj, options as known, PhylaxError, str, toJson, uint } from './errors.js';
+import { alive, currentEpoch, need } from './runtime.js';
 
 /** Stored keyring: wrapped keys only, safe to keep in the database. */
 export interface KeyringState {
@@ -41,14 +41,15 @@ export interface EncryptedRecord<T = Record<string, unknown>> {
  * not name the wasm-bindgen glue (whose declarations need `lib: esnext`), and so a value
  * that is not a `RootKey` is refused with a clear error.
  */
-const rootKeys = new WeakMap<RootKey, glue.RootKey>();
+const rootKeys = new WeakMap<RootKey, { inner: glue.RootKey; epoch: number }>();
 
 function rootKeyOf(value: unknown): glue.RootKey {
-  const inner = typeof value === 'object' && value !== null ? rootKeys.get(value as RootKey) : undefined;
-  if (inner === undefined) {
+  const held = typeof value === 'object' && value !== null ? rootKeys.get(value as RootKey) : undefined;
+  if (held === undefined) {
     throw new PhylaxError('request.malformed', '`rootKey` must be a RootKey', 'pass a key made with `RootKey.parse(...)`');
   }
-  return inner;
+  alive(held.epoch);
+  return held.inner;
 }
 
 /** `readable` as an array: any iterable of pointers, but not a string (which would iterate its characters). */
@@ -62,7 +63,7 @@ function pointers(value: unknown): unknown[] {
 /** The operator's root key, held in WASM memory. */
 export class RootKey {
   private constructor(inner: glue.RootKey) {
-    rootKeys.set(this, inner);
+    rootKeys.set(this, { inner, epoch: currentEpoch() });
   }
 
   /** 64 hex digits or 43 base64url characters. */
@@ -79,18 +80,27 @@ export class RootKey {
 
   /** Wipes the key from WASM memory; the key cannot be used afterwards. */
   free(): void {
-    const inner = rootKeys.get(this);
+    const held = rootKeys.get(this);
     rootKeys.delete(this);
-    inner?.free();
+    if (held !== undefined && held.epoch === currentEpoch()) call(() => held.inner.free());
   }
 }
 
 /** A tenant's keys, opened with the root key. */
 export class Keyring {
   readonly #inner: glue.Keyring;
+  readonly #epoch = currentEpoch();
 
   private constructor(inner: glue.Keyring) {
     this.#inner = inner;
+  }
+
+  /** Runs `fn` on the WASM keyring, if it still belongs to the current instance. */
+  #use<T>(fn: (inner: glue.Keyring) => T): T {
+    return call(() => {
+      alive(this.#epoch);
+      return fn(this.#inner);
+    });
   }
 
   /** A new keyring with data and index keys at version 1. */
@@ -104,77 +114,79 @@ export class Keyring {
     need();
     // Whatever is given is judged by the core as a keyring state (`crypto.invalid_keyring`),
     // as the wasm component and the HTTP API judge it; only a missing state is malformed.
-    const json = typeof state === 'string' ? state : JSON.stringify(state === undefined ? obj('state', state) : state);
-    return new Keyring(call(() => glue.Keyring.open(json, rootKeyOf(rootKey))));
+    return new Keyring(call(() => {
+      const json = typeof state === 'string' ? str('state', state) : toJson('state', state === undefined ? obj('state', state) : state);
+      return glue.Keyring.open(json, rootKeyOf(rootKey));
+    }));
   }
 
   /** The storable state (wrapped keys only). */
   state(): KeyringState {
-    return JSON.parse(this.#inner.state());
+    return this.#use((inner) => JSON.parse(inner.state()));
   }
 
   get tenant(): string {
-    return this.#inner.tenant;
+    return this.#use((inner) => inner.tenant);
   }
 
   get activeVersion(): number {
-    return this.#inner.activeVersion;
+    return this.#use((inner) => inner.activeVersion);
   }
 
   get activeIndexVersion(): number {
-    return this.#inner.activeIndexVersion;
+    return this.#use((inner) => inner.activeIndexVersion);
   }
 
   get isDestroyed(): boolean {
-    return this.#inner.isDestroyed;
+    return this.#use((inner) => inner.isDestroyed);
   }
 
   /** New active data-key version; older ones still decrypt. */
   rotate(rootKey: RootKey, now: number = nowSeconds()): number {
-    return call(() => this.#inner.rotate(rootKeyOf(rootKey), uint('now', now)));
+    return this.#use((inner) => inner.rotate(rootKeyOf(rootKey), uint('now', now)));
   }
 
   /** New active blind-index key version. */
   rotateIndexKey(rootKey: RootKey, now: number = nowSeconds()): number {
-    return call(() => this.#inner.rotateIndexKey(rootKeyOf(rootKey), uint('now', now)));
+    return this.#use((inner) => inner.rotateIndexKey(rootKeyOf(rootKey), uint('now', now)));
   }
 
   /** Drops an old data-key version once nothing uses it. */
   retire(version: number): void {
-    call(() => this.#inner.retire(uint('version', version)));
+    this.#use((inner) => inner.retire(uint('version', version)));
   }
 
   /** Crypto-shreds the tenant: every ciphertext then fails with `crypto.key_destroyed`. */
   destroy(now: number = nowSeconds()): void {
-    call(() => this.#inner.destroy(uint('now', now)));
+    this.#use((inner) => inner.destroy(uint('now', now)));
   }
 
   /** Encrypts text to a `phx1.` string bound to tenant, field and record. */
   encryptField(field: string, recordId: string, plaintext: string): string {
-    return call(() => this.#inner.encryptField(str('field', field), str('recordId', recordId), str('plaintext', plaintext)));
+    return this.#use((inner) => inner.encryptField(str('field', field), str('recordId', recordId), str('plaintext', plaintext)));
   }
 
   decryptField(field: string, recordId: string, ciphertext: string): string {
-    return call(() => this.#inner.decryptField(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
+    return this.#use((inner) => inner.decryptField(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
   }
 
   /** Binary form: bytes in, `header | nonce | ciphertext | tag` out. */
   encryptBytes(field: string, recordId: string, plaintext: Uint8Array): Uint8Array {
-    return call(() => this.#inner.encryptBytes(str('field', field), str('recordId', recordId), bytes('plaintext', plaintext)));
+    return this.#use((inner) => inner.encryptBytes(str('field', field), str('recordId', recordId), bytes('plaintext', plaintext)));
   }
 
   decryptBytes(field: string, recordId: string, ciphertext: Uint8Array): Uint8Array {
-    return call(() => this.#inner.decryptBytes(str('field', field), str('recordId', recordId), bytes('ciphertext', ciphertext)));
+    return this.#use((inner) => inner.decryptBytes(str('field', field), str('recordId', recordId), bytes('ciphertext', ciphertext)));
   }
 
   /** Whether a ciphertext is under an older key version (reads the header only). */
   needsRewrap(ciphertext: string): boolean {
-    return call(() => this.#inner.needsRewrap(str('ciphertext', ciphertext)));
+    return this.#use((inner) => inner.needsRewrap(str('ciphertext', ciphertext)));
   }
 
   /** Re-encrypts under the active version; the plaintext never leaves WASM. */
   rewrap(field: string, recordId: string, ciphertext: string): string {
-    return call(() => this.#inner.rewrap(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
+    return this.#use((inner) => inner.rewrap(str('field', field), str('recordId', recordId), str('ciphertext', ciphertext)));
   }
 
   /** Blind index of `value` under the active index key: `"<version>.<base64url>"`. */
@@ -201,11 +213,11 @@ export class Keyring {
 
   /** A JSON call: request object in as JSON text, answer parsed back. */
   #call(method: 'blindIndex' | 'encryptRecord' | 'decryptRecord', request: object): any {
-    return jsonCall(() => this.#inner[method](JSON.stringify(request)));
+    return this.#use((inner) => JSON.parse(inner[method](toJson('request', request))));
   }
 
   /** Frees the WASM memory (wiping the keys) now rather than at garbage collection. */
   free(): void {
-    this.#inner.free();
+    this.#use((inner) => inner.free());
   }
 }

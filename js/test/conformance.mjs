@@ -105,11 +105,15 @@ export function checks(phylax, data) {
     const texts = [
       'x'.repeat(64), 'x'.repeat(65), 'é'.repeat(64), 'é'.repeat(65), '✓'.repeat(300),
       '😀'.repeat(32), '😀'.repeat(33), `${'x'.repeat(64)}😀`, `${'ß'.repeat(80)}\u{10FFFF}`,
-      '\uD800'.repeat(70), `${'a'.repeat(70)}\uDC00b`,
     ];
     for (const text of texts) {
       const ct = k.encryptField('patients.diagnosis', 'rec-1', text);
-      eq(k.decryptField('patients.diagnosis', 'rec-1', ct), utf8(text), `${text.length} units from ${JSON.stringify(text.slice(0, 3))}`);
+      eq(k.decryptField('patients.diagnosis', 'rec-1', ct), text, `${text.length} units from ${JSON.stringify(text.slice(0, 3))}`);
+      eq(utf8(text), text, 'well-formed text is its own UTF-8 round trip');
+    }
+    // Lone surrogates on either path are refused before they cross (never made U+FFFD).
+    for (const text of ['\uD800'.repeat(70), `${'a'.repeat(70)}\uDC00b`, '\uD800', 'a\uDC00']) {
+      throwsCode(P, 'request.malformed', () => k.encryptField('patients.diagnosis', 'rec-1', text), `lone surrogate in ${text.length} units`);
     }
   });
 
@@ -494,6 +498,56 @@ export function checks(phylax, data) {
     // Still answering, and correctly, after all that.
     eq(engine.authorize(req).decision, 'allow', 'engine answers after bad input');
     eq(k.decryptField('patients.name', 'r', k.encryptField('patients.name', 'r', 'still fine')), 'still fine', 'keyring answers after bad input');
+  });
+
+  // ---------------------------------------------------------------- hostile input
+  check('hostile: values JSON cannot carry are PhylaxErrors; BigInt carries Cedar longs exactly', () => {
+    const schema = 'entity User; entity Doc; action read appliesTo { principal: User, resource: Doc, context: { n: Long } };';
+    const engine = P.Engine.fromParts({ schema, policies: 'permit (principal, action, resource) when { context.n == 9007199254740993 };' });
+    const req = (n) => ({ principal: { type: 'User', id: 'u' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd' }, context: { n } });
+    eq(engine.authorize(req(9007199254740993n)).decision, 'allow', '2^53 + 1 as a BigInt arrives exactly');
+    eq(engine.authorize(req(9007199254740992)).decision, 'deny', 'the nearest Number is another value');
+    eq(engine.authorize(req(-9223372036854775808n)).decision, 'deny', 'the smallest Long');
+    throwsCode(P, 'policy.invalid_request', () => engine.authorize(req(9223372036854775808n)), 'beyond a 64-bit Long');
+    const cyclic = { a: 1 };
+    cyclic.self = cyclic;
+    throwsCode(P, 'request.malformed', () => engine.authorize({ ...req(1n), context: cyclic }), 'a cycle');
+    throwsCode(P, 'request.malformed', () => engine.authorize(req(Number.NaN)), 'NaN');
+    let deep = {};
+    for (let i = 0; i < 10000; i += 1) deep = { d: deep };
+    throwsCode(P, 'limit.nesting_too_deep', () => engine.authorize({ ...req(1n), context: deep }), '10,000 levels in authorize');
+    throwsCode(P, 'limit.nesting_too_deep', () => P.Keyring.open(deep, root()), '10,000 levels in Keyring.open');
+    throwsCode(P, 'limit.nesting_too_deep', () => P.Engine.fromParts({ schema, policies: 'permit (principal, action, resource);', entities: [deep] }), '10,000 levels in fromParts');
+    let shallow = 1;
+    for (let i = 0; i < 40; i += 1) shallow = [shallow];
+    throwsCode(P, 'limit.nesting_too_deep', () => engine.authorize({ ...req(1n), context: { n: 1n, x: shallow } }), '40 levels, refused by the core');
+    eq(engine.authorize(req(9007199254740993n)).decision, 'allow', 'the same engine still answers');
+  });
+
+  check('hostile: tenant maps keep every own key (__proto__, constructor) and invent none', () => {
+    const forbid = 'forbid (principal, action, resource);';
+    const plain = P.Engine.healthcare();
+    const proto = P.Engine.healthcare({ tenantPolicies: JSON.parse(`{"__proto__": "${forbid}"}`) });
+    const ctor = P.Engine.healthcare({ tenantPolicies: { constructor: forbid } });
+    ok(proto.bundleHash !== plain.bundleHash, 'a tenant named __proto__ keeps its policies');
+    ok(ctor.bundleHash !== plain.bundleHash && ctor.bundleHash !== proto.bundleHash, 'a tenant named constructor keeps its own');
+    const parts = (tenantPolicies) => P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES, tenantPolicies }).bundleHash;
+    eq(parts(JSON.parse('{}')), parts(Object.create(null)), 'an empty map invents no tenant');
+    ok(parts(JSON.parse(`{"__proto__": "${forbid}"}`)) !== parts({}), 'fromParts keeps __proto__ too');
+  });
+
+  check('hostile: ids and text must be well-formed Unicode; refused, never replaced', () => {
+    const k = P.Keyring.create('acme', root(), T0);
+    throwsCode(P, 'request.malformed', () => P.Keyring.create('t\uD800', root(), T0), 'tenant with a lone surrogate');
+    throwsCode(P, 'request.malformed', () => k.encryptField('patients.name', 'r\uD800', 'x'), 'record id with a lone surrogate');
+    throwsCode(P, 'request.malformed', () => k.encryptField('f\uDC00', 'r', 'x'), 'field with a lone surrogate');
+    throwsCode(P, 'request.malformed', () => k.encryptField('patients.name', 'r', 'a\uD800b'), 'plaintext with a lone surrogate');
+    const ct = k.encryptField('patients.name', 'r\uD83D\uDE00', 'ok \uD83D\uDE00');
+    eq(k.decryptField('patients.name', 'r\uD83D\uDE00', ct), 'ok \uD83D\uDE00', 'a surrogate pair is fine');
+    throwsCode(P, 'request.malformed', () => k.decryptField('patients.name', 'r\uDE00', ct), 'the other half does not alias it');
+    const engine = P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES });
+    throwsCode(P, 'request.malformed', () => engine.authorize({ principal: { type: 'User', id: 'a\uD800' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd1' } }), 'entity id with a lone surrogate');
+    throwsCode(P, 'request.malformed', () => engine.authorize({ principal: { type: 'User', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd1' }, context: { ['k\uDFFF']: 1 } }), 'a key with a lone surrogate');
   });
 
   return list;

@@ -81,3 +81,40 @@ test('the shipped .wasm is the one in package.json exports', () => {
   const wasm = readFileSync(join(js, pkg.exports['./phylax.wasm']));
   assert.ok(WebAssembly.validate(wasm));
 });
+
+test('a trap discards the instance: objects made before refuse use, new ones work on a fresh one', async () => {
+  // A trap leaves the instance's memory and stack pointer unknown; the package must never
+  // compute on it again. The limits keep hostile input from trapping, so the trap is
+  // raised here by hand, inside the one wrapper every call into WASM goes through.
+  const { call } = await import('../dist/errors.js');
+  const schema = 'entity User; entity Doc; action read appliesTo { principal: User, resource: Doc };';
+  const policies = 'permit (principal, action, resource);';
+  const request = { principal: { type: 'User', id: 'u' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd' } };
+  const engine = phylax.Engine.fromParts({ schema, policies });
+  const root = phylax.RootKey.parse('0f'.repeat(32));
+  const keyring = phylax.Keyring.create('acme', root, 1_700_000_000);
+  const sealed = keyring.encryptField('f', 'r', 'before');
+  const state = keyring.state();
+  const code = (fn) => {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(err instanceof phylax.PhylaxError, `${err}`);
+      return err.code;
+    }
+    return 'no error';
+  };
+  assert.equal(code(() => call(() => { throw new WebAssembly.RuntimeError('memory access out of bounds'); })), 'internal.wasm_trap');
+  for (const [what, fn] of [
+    ['engine', () => engine.authorize(request)],
+    ['keyring', () => keyring.decryptField('f', 'r', sealed)],
+    ['root key', () => phylax.Keyring.create('acme', root, 1_700_000_000)],
+    ['free', () => engine.free()],
+  ]) {
+    assert.equal(code(fn), 'internal.instance_discarded', what);
+  }
+  const fresh = phylax.Engine.fromParts({ schema, policies });
+  assert.equal(fresh.authorize(request).decision, 'allow');
+  const reopened = phylax.Keyring.open(state, phylax.RootKey.parse('0f'.repeat(32)));
+  assert.equal(reopened.decryptField('f', 'r', sealed), 'before', 'stored data opens on the fresh instance');
+});
