@@ -55,13 +55,18 @@ export function createMiddleware(settings) {
     if (!record) return deny(404, 'not_found', `no record \`${target.recordId}\``);
     const principal = { type: 'User', id: identity.principalId };
     const resource = { type: 'Record', id: target.recordId };
+    // Each entity once: when patients read their own record, the principal *is* the
+    // record's patient (Phylax refuses a uid brought twice, since the decision would
+    // then depend on which copy came last).
+    const providers = (record.providers ?? []).map((id) => ({ type: 'User', id }));
+    const self = record.patient === identity.principalId;
+    const entities = [
+      { uid: principal, attrs: { tenant: { type: 'Tenant', id: identity.tenantId }, ...(self ? { providers } : {}) }, parents: identity.roles.map((id) => ({ type: 'Role', id })) },
+      ...(self ? [] : [{ uid: { type: 'User', id: record.patient }, attrs: { tenant: { type: 'Tenant', id: record.tenant }, providers }, parents: [{ type: 'Role', id: 'patient' }] }]),
+      { uid: resource, attrs: { tenant: { type: 'Tenant', id: record.tenant }, patient: { type: 'User', id: record.patient } }, parents: [] },
+    ];
     const decision = engine.authorize({
-      principal, action: { type: 'Action', id: target.action }, resource, context: { mfa: identity.mfa },
-      entities: [
-        { uid: principal, attrs: { tenant: { type: 'Tenant', id: identity.tenantId } }, parents: identity.roles.map((id) => ({ type: 'Role', id })) },
-        { uid: { type: 'User', id: record.patient }, attrs: { tenant: { type: 'Tenant', id: record.tenant }, providers: (record.providers ?? []).map((id) => ({ type: 'User', id })) }, parents: [{ type: 'Role', id: 'patient' }] },
-        { uid: resource, attrs: { tenant: { type: 'Tenant', id: record.tenant }, patient: { type: 'User', id: record.patient } }, parents: [] },
-      ],
+      principal, action: { type: 'Action', id: target.action }, resource, context: { mfa: identity.mfa }, entities,
     });
 
     // 4. Every decision is audited, in the record's tenant chain.

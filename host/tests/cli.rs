@@ -157,6 +157,26 @@ fn check_reports_file_line_column() {
 }
 
 #[test]
+fn check_refuses_a_hostile_policy_without_aborting() {
+    // 1,000 nested parentheses (about 2 KB) used to overflow the stack and abort.
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.cedar");
+    let cond = format!("{}true{}", "(".repeat(1000), ")".repeat(1000));
+    std::fs::write(
+        &deep,
+        format!("permit (principal, action, resource) when {{ {cond} }};\n"),
+    )
+    .unwrap();
+    let out = phylax(&["check", deep.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("limit.nesting_too_deep"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn rewrap_moves_records_to_the_active_version_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();

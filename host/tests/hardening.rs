@@ -578,3 +578,43 @@ fn slow_clients_are_closed_and_healthz_keeps_answering() {
     );
     assert_eq!(server.req("GET", "/healthz", None, None).status, 200);
 }
+
+#[test]
+fn a_hostile_policy_is_refused_and_every_tenant_keeps_being_served() {
+    // One ~2 KB policy used to abort the whole process (stack overflow on a tokio worker).
+    let (_dir, server) = started(&[]);
+    let writer = server.api_key("acme", &["policies:write", "policies:read"]);
+    let reader = server.api_key("globex", &["tenant:read"]);
+    for (name, cond) in [
+        (
+            "1,000 nested parentheses",
+            format!("{}true{}", "(".repeat(1000), ")".repeat(1000)),
+        ),
+        ("500 nested ifs", {
+            let mut e = String::from("true");
+            for _ in 0..500 {
+                e = format!("if true then {e} else false");
+            }
+            e
+        }),
+        ("a 5,000-term chain", vec!["true"; 5000].join(" || ")),
+    ] {
+        let body = json!({"policies": [{"name": "deep.cedar", "text": format!("permit (principal, action, resource) when {{ {cond} }};")}]});
+        let r = server.req(
+            "PUT",
+            "/v1/tenants/acme/policies",
+            Some(&writer),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 400, "{name}: {}", r.text);
+        assert!(r.code().starts_with("limit."), "{name}: {}", r.text);
+        assert_eq!(
+            server
+                .req("GET", "/v1/tenants/globex", Some(&reader), None)
+                .status,
+            200,
+            "after {name}"
+        );
+    }
+    assert_eq!(server.req("GET", "/healthz", None, None).status, 200);
+}
