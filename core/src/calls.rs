@@ -77,6 +77,15 @@ impl<T: Serialize> Answer<T> {
 }
 
 /// Parses a call's request from JSON, answering with `request.malformed` on failure.
+/// Every request is a JSON object: `serde` would also build a struct from an array of its
+/// fields in order, which no caller means.
 pub fn parse_request<R: for<'de> Deserialize<'de>>(json: &str) -> Result<R, ErrorBody> {
+    if json.trim_start().as_bytes().first() != Some(&b'{') {
+        return Err(ErrorBody {
+            code: "request.malformed".to_owned(),
+            message: "the request must be a JSON object".to_owned(),
+            hint: "send the request as a JSON object with the call's fields".to_owned(),
+        });
+    }
     serde_json::from_str(json).map_err(|err| ErrorBody::bad_request(&err))
 }

@@ -4,6 +4,7 @@
 //! core type in their description.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use serde_json::{json, Value};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -70,9 +71,147 @@ struct ApiDoc;
 
 /// The document as JSON.
 pub fn document() -> String {
-    ApiDoc::openapi()
+    let doc = ApiDoc::openapi()
         .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    match doc {
+        Some(mut doc) => {
+            complete(&mut doc);
+            doc.to_string()
+        }
+        None => "{\"error\":\"the OpenAPI document could not be built\"}".to_owned(),
+    }
+}
+
+/// Statuses any `/v1` operation can answer with the error body (`crate::error`).
+const ERROR_STATUSES: &[(&str, &str)] = &[
+    ("400", "malformed input, an id outside the charset, failed decryption, or a limit"),
+    ("401", "no or bad credential"),
+    ("403", "the credential may not do this (privilege table in docs/security.md)"),
+    ("404", "no such tenant, key, version or route"),
+    ("405", "the route does not take this method"),
+    ("408", "the request took longer than the request timeout"),
+    ("409", "the tenant exists"),
+    ("410", "the tenant was offboarded: its data is gone for good"),
+    ("413", "the body is larger than the server accepts"),
+    ("429", "rate limited (per credential, or per address after failed authentication)"),
+    ("500", "the server failed; details are in its log, never in the answer"),
+];
+
+/// JSON Schemas of the core's call types that `/v1` routes take whole (the core's types
+/// carry no `utoipa` derive): field names, required fields and closed objects, as the
+/// core's `serde` types accept them (`deny_unknown_fields`).
+fn core_request(path: &str) -> Option<Value> {
+    let s = json!({"type": "string"});
+    let obj = json!({"type": "object"});
+    let entity_ref = json!({"type": "object", "additionalProperties": false, "required": ["type", "id"],
+        "properties": {"type": s, "id": s}});
+    let entities = json!({"type": "array", "items": obj});
+    let index = json!({"type": "object", "additionalProperties": false, "properties": {
+        "normalization": {"type": "string", "enum": ["exact", "trim", "casefold", "email", "digits"]},
+        "bytes": {"type": "integer", "minimum": 4, "maximum": 32}}});
+    let spec = json!({"type": "object", "additionalProperties": false, "required": ["name", "fields"], "properties": {
+        "name": s, "fields": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+            "required": ["pointer"], "properties": {"pointer": s, "index": index}}}}});
+    let closed = |required: &[&str], properties: Value| {
+        json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
+    };
+    Some(match path {
+        "/v1/authorize" => closed(&["principal", "action", "resource"], json!({
+            "principal": entity_ref, "action": entity_ref, "resource": entity_ref,
+            "context": obj, "entities": entities, "tenant": s})),
+        "/v1/authorize/batch" => closed(&["principal", "items"], json!({
+            "principal": entity_ref, "context": obj, "entities": entities, "tenant": s,
+            "items": {"type": "array", "items": closed(&["action", "resource"], json!({
+                "action": entity_ref, "resource": entity_ref, "context": obj}))}})),
+        "/v1/authorize/fields" => closed(&["principal", "resource", "fields"], json!({
+            "principal": entity_ref, "resource": entity_ref, "fields": {"type": "array", "items": s},
+            "context": obj, "entities": entities, "tenant": s})),
+        "/v1/tenants/{tenant}/transit/encrypt" => closed(&["field", "recordId", "plaintext"],
+            json!({"field": s, "recordId": s, "plaintext": s})),
+        "/v1/tenants/{tenant}/transit/decrypt"
+        | "/v1/tenants/{tenant}/transit/rewrap"
+        | "/v1/tenants/{tenant}/transit/needs-rewrap" => closed(&["field", "recordId", "ciphertext"],
+            json!({"field": s, "recordId": s, "ciphertext": s})),
+        "/v1/tenants/{tenant}/transit/blind-index" => closed(&["field", "value"],
+            json!({"field": s, "value": s, "index": index, "allVersions": {"type": "boolean"}})),
+        "/v1/tenants/{tenant}/transit/encrypt-record" => closed(&["spec", "recordId", "record"],
+            json!({"spec": spec, "recordId": s, "record": obj})),
+        "/v1/tenants/{tenant}/transit/decrypt-record" => closed(&["spec", "recordId", "record"],
+            json!({"spec": spec, "recordId": s, "record": obj, "readable": {"type": "array", "items": s}})),
+        _ => return None,
+    })
+}
+
+/// What `utoipa`'s annotations do not say, added in one place so every route gets it:
+/// the path parameters (with the id charset the server enforces), the error answers
+/// every `/v1` route can give, and the `{"ok": ...}` envelope of its JSON answers.
+fn complete(doc: &mut Value) {
+    let error_body = json!({
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "hint"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"}}}}
+    });
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let v1 = path.starts_with("/v1/");
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| {
+                let schema = if name == "version" {
+                    json!({"type": "integer", "minimum": 1, "maximum": u32::MAX})
+                } else {
+                    json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
+            .collect();
+        let Some(ops) = item.as_object_mut() else { continue };
+        for op in ops.values_mut().filter_map(Value::as_object_mut) {
+            if !params.is_empty() {
+                let list = op.entry("parameters").or_insert_with(|| json!([]));
+                if let Some(list) = list.as_array_mut() {
+                    for p in &params {
+                        if !list.iter().any(|q| q.get("name") == p.get("name")) {
+                            list.push(p.clone());
+                        }
+                    }
+                }
+            }
+            if !v1 {
+                continue;
+            }
+            if let (Some(schema), Some(body)) = (
+                core_request(path),
+                op.get_mut("requestBody").and_then(|b| b.pointer_mut("/content/application~1json/schema")),
+            ) {
+                *body = schema;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let schema = response
+                    .pointer_mut("/content/application~1json/schema")
+                    .filter(|s| s.get("properties").and_then(|p| p.get("ok")).is_none());
+                if let Some(schema) = schema {
+                    *schema = json!({"type": "object", "required": ["ok"], "properties": {"ok": schema.take()}});
+                }
+            }
+            for (status, why) in ERROR_STATUSES {
+                responses.entry((*status).to_owned()).or_insert_with(|| {
+                    json!({"description": why, "content": {"application/json": {"schema": error_body}}})
+                });
+            }
+        }
+    }
 }
 
 /// Every `(method, path)` the document lists (for tests and the route table).

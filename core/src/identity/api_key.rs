@@ -46,6 +46,9 @@ use crate::audit::key::{hex_lower, parse_hash};
 /// The prefix every Phylax API key starts with.
 pub const PREFIX: &str = "phx";
 const KEY_ID_BYTES: usize = 10;
+/// The latest expiry a key may have: 9999-12-31T23:59:59Z (JSON tools lose larger
+/// integers, and no key should outlive its owner's calendar).
+pub const MAX_EXPIRES_AT: u64 = 253_402_300_799;
 const KEY_ID_CHARS: usize = 16;
 const SECRET_BYTES: usize = 32;
 const SECRET_CHARS: usize = 52;
@@ -244,6 +247,9 @@ pub fn issue(new: &NewApiKey, now: u64) -> Result<IssuedApiKey, ApiKeyError> {
     if let Some(expires_at) = new.expires_at {
         if expires_at <= now {
             return Err(invalid("`expiresAt` must be after `now`"));
+        }
+        if expires_at > MAX_EXPIRES_AT {
+            return Err(invalid("`expiresAt` must be before the year 10000"));
         }
     }
     if new.name.as_ref().is_some_and(|name| name.len() > 256) {

@@ -32,13 +32,15 @@ pub struct CreateKey {
     /// A label for people.
     #[serde(default)]
     pub name: Option<String>,
-    /// Expiry, unix seconds.
+    /// Expiry, unix seconds (before the year 10000).
     #[serde(default)]
+    #[schema(maximum = 253_402_300_799_u64)]
     pub expires_at: Option<u64>,
 }
 
 /// `POST .../rotate` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = RotateApiKey)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateKey {
     /// How long the old key keeps working, seconds (default 86400).

@@ -166,7 +166,8 @@ pub struct Page {
     /// Return records after this sequence number (default 0).
     #[serde(default)]
     pub after: u64,
-    /// At most this many (default 100, max 1000).
+    /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -225,7 +226,15 @@ pub async fn query(
     Query(p): Query<Page>,
 ) -> ApiResult<Response> {
     state.tenant(&tenant).await?;
-    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed",
+            format!("`limit` must be 1 to 1000, not {limit}"),
+            "page with `after` and a `limit` of at most 1000",
+        ));
+    }
     let records = page(&state, &tenant, p.after, limit).await?;
     let next = (records.len() == limit as usize)
         .then(|| records.last().map(|r| r.seq))

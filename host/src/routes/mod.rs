@@ -31,6 +31,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
+        // Every body is a JSON object: serde would also take a struct from an array of its
+        // fields in order (`[]` for one whose fields all have defaults).
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "request.malformed",
+                "the request body must be a JSON object",
+                "send the body as a JSON object (`{...}`), as /openapi.json documents it",
+            ));
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::malformed(&e))

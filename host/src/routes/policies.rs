@@ -35,7 +35,7 @@ pub struct PutPolicies {
 pub struct PolicyVersion {
     /// Tenant id.
     pub tenant: String,
-    /// Version, from 1.
+    /// Version, from 1 (0: the tenant never stored policies; only the platform's apply).
     pub version: u32,
     /// Stored at, unix seconds.
     pub created_at: u64,
@@ -149,13 +149,21 @@ async fn get_version(
     tenant: String,
     v: Option<u32>,
 ) -> ApiResult<Response> {
-    state.tenant(&tenant).await?;
+    let tenant_row = state.tenant(&tenant).await?;
     let store = state.store.clone();
     let t = tenant.clone();
-    let row = blocking(move || Ok(store.policies(&t, v)?))
-        .await?
-        .ok_or_else(|| ApiError::not_found("policies", &tenant))?;
-    Ok(ok(version(row)?))
+    match blocking(move || Ok(store.policies(&t, v)?)).await? {
+        Some(row) => Ok(ok(version(row)?)),
+        // A tenant that never stored policies has the empty set: only the platform's
+        // policies apply to it. That is version 0, not a missing resource.
+        None if v.is_none() => Ok(ok(PolicyVersion {
+            tenant,
+            version: 0,
+            created_at: tenant_row.created_at,
+            policies: Vec::new(),
+        })),
+        None => Err(ApiError::not_found("policies", &tenant)),
+    }
 }
 
 /// `GET /v1/tenants/{tenant}/policies/versions`: every version, oldest first.
