@@ -162,9 +162,11 @@ pub async fn ingest(
 /// Paging of the query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return records after this sequence number (default 0).
     #[serde(default)]
+    #[param(maximum = 9_223_372_036_854_775_807_u64)]
     pub after: u64,
     /// At most this many, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -227,6 +229,14 @@ pub async fn query(
 ) -> ApiResult<Response> {
     state.tenant(&tenant).await?;
     let limit = p.limit.unwrap_or(100);
+    if i64::try_from(p.after).is_err() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed",
+            format!("`after` must be a sequence number (at most {}), not {}", i64::MAX, p.after),
+            "pass the `next` of the previous page",
+        ));
+    }
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
