@@ -3,8 +3,8 @@
 //! core call types (which carry no `utoipa` schemas) appear as objects named after the
 //! core type in their description.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use serde_json::{json, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -86,17 +86,32 @@ pub fn document() -> String {
 
 /// Statuses any `/v1` operation can answer with the error body (`crate::error`).
 const ERROR_STATUSES: &[(&str, &str)] = &[
-    ("400", "malformed input, an id outside the charset, failed decryption, or a limit"),
+    (
+        "400",
+        "malformed input, an id outside the charset, failed decryption, or a limit",
+    ),
     ("401", "no or bad credential"),
-    ("403", "the credential may not do this (privilege table in docs/security.md)"),
+    (
+        "403",
+        "the credential may not do this (privilege table in docs/security.md)",
+    ),
     ("404", "no such tenant, key, version or route"),
     ("405", "the route does not take this method"),
     ("408", "the request took longer than the request timeout"),
     ("409", "the tenant exists"),
-    ("410", "the tenant was offboarded: its data is gone for good"),
+    (
+        "410",
+        "the tenant was offboarded: its data is gone for good",
+    ),
     ("413", "the body is larger than the server accepts"),
-    ("429", "rate limited (per credential, or per address after failed authentication)"),
-    ("500", "the server failed; details are in its log, never in the answer"),
+    (
+        "429",
+        "rate limited (per credential, or per address after failed authentication)",
+    ),
+    (
+        "500",
+        "the server failed; details are in its log, never in the answer",
+    ),
 ];
 
 /// JSON Schemas of the core's call types that `/v1` routes take whole (the core's types
@@ -114,32 +129,49 @@ fn core_request(path: &str) -> Option<Value> {
     let spec = json!({"type": "object", "additionalProperties": false, "required": ["name", "fields"], "properties": {
         "name": s, "fields": {"type": "array", "items": {"type": "object", "additionalProperties": false,
             "required": ["pointer"], "properties": {"pointer": s, "index": index}}}}});
-    let closed = |required: &[&str], properties: Value| {
-        json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
-    };
+    let closed = |required: &[&str], properties: Value| json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties});
     Some(match path {
-        "/v1/authorize" => closed(&["principal", "action", "resource"], json!({
+        "/v1/authorize" => closed(
+            &["principal", "action", "resource"],
+            json!({
             "principal": entity_ref, "action": entity_ref, "resource": entity_ref,
-            "context": obj, "entities": entities, "tenant": s})),
-        "/v1/authorize/batch" => closed(&["principal", "items"], json!({
+            "context": obj, "entities": entities, "tenant": s}),
+        ),
+        "/v1/authorize/batch" => closed(
+            &["principal", "items"],
+            json!({
             "principal": entity_ref, "context": obj, "entities": entities, "tenant": s,
             "items": {"type": "array", "items": closed(&["action", "resource"], json!({
-                "action": entity_ref, "resource": entity_ref, "context": obj}))}})),
-        "/v1/authorize/fields" => closed(&["principal", "resource", "fields"], json!({
+                "action": entity_ref, "resource": entity_ref, "context": obj}))}}),
+        ),
+        "/v1/authorize/fields" => closed(
+            &["principal", "resource", "fields"],
+            json!({
             "principal": entity_ref, "resource": entity_ref, "fields": {"type": "array", "items": s},
-            "context": obj, "entities": entities, "tenant": s})),
-        "/v1/tenants/{tenant}/transit/encrypt" => closed(&["field", "recordId", "plaintext"],
-            json!({"field": s, "recordId": s, "plaintext": s})),
+            "context": obj, "entities": entities, "tenant": s}),
+        ),
+        "/v1/tenants/{tenant}/transit/encrypt" => closed(
+            &["field", "recordId", "plaintext"],
+            json!({"field": s, "recordId": s, "plaintext": s}),
+        ),
         "/v1/tenants/{tenant}/transit/decrypt"
         | "/v1/tenants/{tenant}/transit/rewrap"
-        | "/v1/tenants/{tenant}/transit/needs-rewrap" => closed(&["field", "recordId", "ciphertext"],
-            json!({"field": s, "recordId": s, "ciphertext": s})),
-        "/v1/tenants/{tenant}/transit/blind-index" => closed(&["field", "value"],
-            json!({"field": s, "value": s, "index": index, "allVersions": {"type": "boolean"}})),
-        "/v1/tenants/{tenant}/transit/encrypt-record" => closed(&["spec", "recordId", "record"],
-            json!({"spec": spec, "recordId": s, "record": obj})),
-        "/v1/tenants/{tenant}/transit/decrypt-record" => closed(&["spec", "recordId", "record"],
-            json!({"spec": spec, "recordId": s, "record": obj, "readable": {"type": "array", "items": s}})),
+        | "/v1/tenants/{tenant}/transit/needs-rewrap" => closed(
+            &["field", "recordId", "ciphertext"],
+            json!({"field": s, "recordId": s, "ciphertext": s}),
+        ),
+        "/v1/tenants/{tenant}/transit/blind-index" => closed(
+            &["field", "value"],
+            json!({"field": s, "value": s, "index": index, "allVersions": {"type": "boolean"}}),
+        ),
+        "/v1/tenants/{tenant}/transit/encrypt-record" => closed(
+            &["spec", "recordId", "record"],
+            json!({"spec": spec, "recordId": s, "record": obj}),
+        ),
+        "/v1/tenants/{tenant}/transit/decrypt-record" => closed(
+            &["spec", "recordId", "record"],
+            json!({"spec": spec, "recordId": s, "record": obj, "readable": {"type": "array", "items": s}}),
+        ),
         _ => return None,
     })
 }
@@ -170,7 +202,9 @@ fn complete(doc: &mut Value) {
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
             .collect();
-        let Some(ops) = item.as_object_mut() else { continue };
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
         for op in ops.values_mut().filter_map(Value::as_object_mut) {
             if !params.is_empty() {
                 let list = op.entry("parameters").or_insert_with(|| json!([]));
@@ -187,7 +221,8 @@ fn complete(doc: &mut Value) {
             }
             if let (Some(schema), Some(body)) = (
                 core_request(path),
-                op.get_mut("requestBody").and_then(|b| b.pointer_mut("/content/application~1json/schema")),
+                op.get_mut("requestBody")
+                    .and_then(|b| b.pointer_mut("/content/application~1json/schema")),
             ) {
                 *body = schema;
             }

@@ -141,14 +141,18 @@ fn acknowledged_events_survive_sigkill() {
         .json();
     assert_eq!(v["ok"]["valid"], true, "{v}");
     let file = dir.path().join("export.jsonl");
-    std::fs::write(&file, &export.text).unwrap();
-    let out = std::process::Command::new(common::bin())
-        .args(["audit", "verify"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    // `phylax audit verify` on `text`, written as an export file.
+    let verify_offline = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        std::process::Command::new(common::bin())
+            .args(["audit", "verify"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = verify_offline(&export.text);
     assert!(
         out.status.success(),
         "{}",
@@ -174,25 +178,9 @@ fn acknowledged_events_survive_sigkill() {
         .text
         .replacen("\"origin\":\"ingested\"", "\"origin\":\"server\"", 1);
     assert_ne!(forged, export.text);
-    std::fs::write(&file, forged).unwrap();
-    let out = std::process::Command::new(common::bin())
-        .args(["audit", "verify"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    assert!(!verify_offline(&forged).status.success());
     // A tampered export fails, naming the record.
-    let tampered = export.text.replacen("\"edge\"", "\"edgy\"", 1);
-    std::fs::write(&file, tampered).unwrap();
-    let out = std::process::Command::new(common::bin())
-        .args(["audit", "verify"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = verify_offline(&export.text.replacen("\"edge\"", "\"edgy\"", 1));
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("audit.modified"),

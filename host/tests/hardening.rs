@@ -387,41 +387,22 @@ fn errors_are_json_and_ids_are_unambiguous() {
         assert_eq!(r.code(), code, "{}", r.text);
         assert!(!r.json()["error"]["hint"].as_str().unwrap().is_empty());
     };
-    json_error(
-        &server.req(
-            "GET",
-            "/v1/tenants/acme/audit/events?after=x",
-            Some(&key),
-            None,
+    for (path, code) in [
+        ("/v1/tenants/acme/audit/events?after=x", "request.malformed"),
+        ("/v1/tenants/acme/audit/events?bogus=1", "request.malformed"),
+        ("/v1/tenants/acme/audit/events?limit=0", "request.malformed"),
+        (
+            "/v1/tenants/acme/audit/events?after=9223372036854775808",
+            "request.malformed",
         ),
-        400,
-        "request.malformed",
-    );
-    json_error(
-        &server.req(
-            "GET",
-            "/v1/tenants/acme/audit/events?bogus=1",
-            Some(&key),
-            None,
-        ),
-        400,
-        "request.malformed",
-    );
-    json_error(
-        &server.req(
-            "GET",
+        (
             "/v1/tenants/acme/policies/versions/abc",
-            Some(&key),
-            None,
+            "request.malformed",
         ),
-        400,
-        "request.malformed",
-    );
-    json_error(
-        &server.req("GET", "/v1/tenants/%FF/policies", Some(&key), None),
-        400,
-        "tenant.invalid_id",
-    );
+        ("/v1/tenants/%FF/policies", "tenant.invalid_id"),
+    ] {
+        json_error(&server.req("GET", path, Some(&key), None), 400, code);
+    }
     json_error(
         &server.req("PATCH", "/v1/tenants", Some(ADMIN), Some("{}")),
         405,

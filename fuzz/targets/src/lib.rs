@@ -241,6 +241,17 @@ fn validate_policies_ok(
     Ok(validate_policies(req))
 }
 
+/// The `text` of each `{name, text}` policy file in a JSON list.
+fn policy_texts(files: Option<&serde_json::Value>) -> Vec<Vec<u8>> {
+    files
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("text").and_then(serde_json::Value::as_str))
+        .map(|t| t.as_bytes().to_vec())
+        .collect()
+}
+
 /// The inputs a conformance case gives the targets: its request, or the parts of it a
 /// target takes (a ciphertext, a token, policy text), as `(target, bytes)`.
 pub fn seeds(op: &str, request: &serde_json::Value) -> Vec<(&'static str, Vec<u8>)> {
@@ -273,31 +284,13 @@ pub fn seeds(op: &str, request: &serde_json::Value) -> Vec<(&'static str, Vec<u8
         "buildEngine" => {
             add("engine_spec", Some(whole.clone()));
             add("schema_text", string("schema"));
-            for file in field("platformPolicies")
-                .and_then(serde_json::Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                add(
-                    "policy_text",
-                    file.get("text")
-                        .and_then(serde_json::Value::as_str)
-                        .map(|s| s.as_bytes().to_vec()),
-                );
+            for text in policy_texts(field("platformPolicies")) {
+                add("policy_text", Some(text));
             }
         }
         "validatePolicies" => {
-            for file in field("policies")
-                .and_then(serde_json::Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                add(
-                    "policy_text",
-                    file.get("text")
-                        .and_then(serde_json::Value::as_str)
-                        .map(|s| s.as_bytes().to_vec()),
-                );
+            for text in policy_texts(field("policies")) {
+                add("policy_text", Some(text));
             }
         }
         "authorize" | "authorizeBatch" | "readableFields" => add("authorize", Some(whole.clone())),

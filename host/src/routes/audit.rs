@@ -233,7 +233,11 @@ pub async fn query(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "request.malformed",
-            format!("`after` must be a sequence number (at most {}), not {}", i64::MAX, p.after),
+            format!(
+                "`after` must be a sequence number (at most {}), not {}",
+                i64::MAX,
+                p.after
+            ),
             "pass the `next` of the previous page",
         ));
     }
