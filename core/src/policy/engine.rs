@@ -173,11 +173,30 @@ fn dereferenced_literals(policy: &cedar_policy::Policy, types: &TypeTable) -> Ve
     out
 }
 
+/// Sizes and nesting of a spec, before any recursive code (hashing, parsing) sees it;
+/// each policy file and the schema are also checked where they are parsed.
+fn check_spec_limits(spec: &EngineSpec) -> Result<(), PolicyError> {
+    let policy_bytes: usize = spec
+        .platform_policies
+        .iter()
+        .chain(spec.tenant_policies.values().flatten())
+        .map(|f| f.text.len())
+        .sum();
+    limits::check_total_policy_bytes(policy_bytes)?;
+    limits::check_entity_count("the base", spec.entities.len(), limits::MAX_BASE_ENTITIES)?;
+    for value in &spec.entities {
+        limits::check_value_nesting("a base entity", value)?;
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Builds an engine: parses the schema, parses and strictly validates the platform
     /// and tenant policies, checks tenant policies stay in their tenant, and builds the
     /// base entities. The bundle hash is the hash of the spec's canonical JSON.
     pub fn new(spec: &EngineSpec) -> Result<Self, PolicyError> {
+        // The limits before hashing too: canonicalization walks the entities recursively.
+        check_spec_limits(spec)?;
         let hash = super::bundle::canonical_hash(spec)?;
         Self::with_hash(spec, hash)
     }
@@ -189,19 +208,7 @@ impl Engine {
     }
 
     fn build(spec: &EngineSpec, bundle_hash: String) -> Result<Self, PolicyError> {
-        // Sizes first, before any recursive parsing (each file and the schema are
-        // checked where they are parsed).
-        let policy_bytes: usize = spec
-            .platform_policies
-            .iter()
-            .chain(spec.tenant_policies.values().flatten())
-            .map(|f| f.text.len())
-            .sum();
-        limits::check_total_policy_bytes(policy_bytes)?;
-        limits::check_entity_count("the base", spec.entities.len(), limits::MAX_BASE_ENTITIES)?;
-        for value in &spec.entities {
-            limits::check_value_nesting("a base entity", value)?;
-        }
+        check_spec_limits(spec)?;
         let schema = source::parse_schema(&spec.schema, "schema")?;
         let types = TypeTable::new(&schema);
         let options = spec.options.clone();
