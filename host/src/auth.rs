@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use phylax_core::audit::{Action, Actor, AuditEvent, Origin, Outcome, RecordedBy};
@@ -41,6 +41,8 @@ pub const TENANT_HEADER: &str = "x-phylax-tenant";
 pub const BREAK_GLASS_HEADER: &str = "x-phylax-break-glass";
 /// Longest tenant or key id.
 pub const MAX_ID_LEN: usize = 64;
+/// Longest break-glass reason: it is written into the tenant's audit chain.
+pub const MAX_REASON_LEN: usize = 1024;
 
 /// A verified credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,7 +305,9 @@ pub async fn authenticate(
             .get::<MatchedPath>()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
-        headers: req.headers().clone(),
+        authorization: req.headers().get(header::AUTHORIZATION).cloned(),
+        break_glass: header_text(req.headers(), BREAK_GLASS_HEADER),
+        tenant_header: header_text(req.headers(), TENANT_HEADER),
     };
     match admit(&state, seen).await {
         Ok(caller) => {
@@ -320,14 +324,28 @@ struct Seen {
     method: String,
     path: String,
     route: String,
-    headers: HeaderMap,
+    authorization: Option<HeaderValue>,
+    break_glass: Option<String>,
+    tenant_header: Option<String>,
 }
 
 async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
     let ip = req.ip;
     check_path_ids(&req.path)?;
+    if req
+        .break_glass
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_REASON_LEN)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed",
+            format!("the break-glass reason is longer than {MAX_REASON_LEN} bytes"),
+            "state the reason in at most 1024 bytes (a ticket id and a sentence); never put PHI in it",
+        ));
+    }
     state.failed_auth.check(ip)?;
-    let credential = match verify(state, &req.headers, ip).await {
+    let credential = match verify(state, req.authorization.as_ref(), ip).await {
         Ok(c) => c,
         Err(e) => {
             state.failed_auth.failed(ip);
@@ -338,8 +356,8 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
     let caller = Caller {
         credential,
         source_ip: ip.map(|i| i.to_string()),
-        break_glass: header_text(&req.headers, BREAK_GLASS_HEADER),
-        tenant_header: header_text(&req.headers, TENANT_HEADER),
+        break_glass: req.break_glass,
+        tenant_header: req.tenant_header,
     };
     let route = if req.route.starts_with("/v1") {
         req.route
@@ -409,10 +427,10 @@ fn path_tenant(path: &str) -> Option<String> {
 
 async fn verify(
     state: &Arc<AppState>,
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     ip: Option<IpAddr>,
 ) -> ApiResult<Credential> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let Some(value) = authorization else {
         return Err(ApiError::unauthenticated(
             "auth.missing",
             "no credential was sent",

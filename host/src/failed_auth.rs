@@ -20,7 +20,6 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use phylax_core::audit::{Action, Actor, AuditEvent, Origin, Outcome, RecordedBy};
@@ -197,15 +196,11 @@ fn summary(tenant: String, w: &Window) -> AuditEvent {
 }
 
 fn limited(wait: Duration) -> ApiError {
-    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-    let mut err = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate.limited",
-        format!("too many failed authentications from this address; retry in {secs} s"),
+    crate::rate_limit::too_many(
+        wait,
+        "too many failed authentications from this address",
         "fix the credential, then wait for the `Retry-After` seconds",
-    );
-    err.retry_after = Some(secs);
-    err
+    )
 }
 
 #[cfg(test)]
@@ -216,6 +211,7 @@ mod tests {
         reason = "tests fail loudly"
     )]
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn an_address_is_blocked_after_its_burst_and_others_are_not() {

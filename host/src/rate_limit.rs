@@ -42,20 +42,26 @@ impl Limiter {
                 }
                 Ok(())
             }
-            Err(not_until) => {
-                let wait: Duration = not_until.wait_time_from(self.clock.now());
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut err = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate.limited",
-                    format!("too many requests for this credential; retry in {secs} s"),
-                    "slow down: wait for the `Retry-After` seconds, or ask the operator for a higher limit",
-                );
-                err.retry_after = Some(secs.max(1));
-                Err(err)
-            }
+            Err(not_until) => Err(too_many(
+                not_until.wait_time_from(self.clock.now()),
+                "too many requests for this credential",
+                "slow down: wait for the `Retry-After` seconds, or ask the operator for a higher limit",
+            )),
         }
     }
+}
+
+/// 429 `rate.limited` with `Retry-After`: `wait` in whole seconds, rounded up, at least 1.
+pub fn too_many(wait: Duration, what: &str, hint: &str) -> ApiError {
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut err = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate.limited",
+        format!("{what}; retry in {secs} s"),
+        hint,
+    );
+    err.retry_after = Some(secs);
+    err
 }
 
 #[cfg(test)]

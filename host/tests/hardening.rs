@@ -83,6 +83,16 @@ fn a_platform_admin_issuing_a_data_key_is_break_glass() {
         assert_eq!(r.status, 403, "{scopes}: {}", r.text);
         assert_eq!(r.code(), "auth.break_glass_required");
     }
+    // A reason is bounded: it goes into the tenant's chain.
+    let r = issue(
+        &server,
+        ADMIN,
+        "acme",
+        &json!({"scopes": ["transit:decrypt"]}),
+        Some(&"x".repeat(1025)),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.code(), "request.malformed");
     let r = issue(
         &server,
         ADMIN,
