@@ -33,7 +33,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{ApiError, ApiResult};
 use crate::privilege::{self, Verdict};
 use crate::secrets::token_hash;
-use crate::state::{blocking, now, AppState};
+use crate::state::{now, AppState};
 
 /// Header naming the tenant when the path does not.
 pub const TENANT_HEADER: &str = "x-phylax-tenant";
@@ -218,15 +218,8 @@ pub async fn audit_if_tenant(
     tenant: &str,
     event: AuditEvent,
 ) -> ApiResult<()> {
-    let store = state.store.clone();
-    let t = tenant.to_owned();
-    let exists = blocking(move || Ok(store.tenant(&t)?.is_some())).await?;
-    if exists {
-        let n = state
-            .audit
-            .append(&state.store, tenant, vec![event])
-            .await?
-            .len();
+    if state.sync.tenant(state, tenant).await?.is_some() {
+        let n = state.audit.append(tenant, vec![event]).await?.len();
         state.metrics.audit_events(n as u64);
     }
     Ok(())
@@ -345,6 +338,8 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
         ));
     }
     state.failed_auth.check(ip)?;
+    // Credentials are checked against caches only while they are known current.
+    state.sync.check_fresh()?;
     let credential = match verify(state, req.authorization.as_ref(), ip).await {
         Ok(c) => c,
         Err(e) => {
@@ -488,9 +483,7 @@ async fn verify_api_key(
 ) -> ApiResult<Credential> {
     let parsed =
         api_key::parse(token).map_err(|e| credential_error(ErrorBody::from_diagnostic(&e)))?;
-    let store = state.store.clone();
-    let key_id = parsed.key_id().to_owned();
-    let found = blocking(move || Ok(store.api_key(&key_id)?)).await?;
+    let found = state.sync.api_key(state, parsed.key_id()).await?;
     let Some((tenant, json)) = found else {
         return Err(ApiError::unauthenticated(
             "auth.invalid",

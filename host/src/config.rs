@@ -20,6 +20,11 @@
 //! auth_failure_burst = 30
 //! audit_failure_window_secs = 60
 //! audit_ingest_max_age_secs = 3600
+//! store = "postgres://phylax@db.example.com/phylax?sslmode=require"
+//! store_pool_size = 16
+//! sync_interval_ms = 200
+//! sync_bound_ms = 1000
+//! audit_batch_max = 1024
 //! entities_file = "/etc/phylax/entities.json"
 //! engine = "native"
 //! [jwt]
@@ -32,6 +37,29 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+/// A store URL. It may hold a password, so `Debug` shows it with the password hidden.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    /// Wraps a URL (clap's value parser).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URL itself, password included: for the store to connect with, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::store::redact_url(&self.0))
+    }
+}
 
 /// Flags of `phylax serve` (each also readable from the environment).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -89,6 +117,26 @@ pub struct ServeArgs {
     /// How old an ingested audit event may be, seconds [default: 3600].
     #[arg(long, env = "PHYLAX_AUDIT_INGEST_MAX_AGE_SECS")]
     pub audit_ingest_max_age_secs: Option<u64>,
+    /// Where state is kept: `postgres://USER:PASSWORD@HOST/DB` (many nodes, one
+    /// database), `sqlite:PATH`, or nothing for `phylax.db` in the data dir. Put the URL
+    /// in `PHYLAX_STORE` rather than a flag when it holds a password.
+    #[arg(long, env = "PHYLAX_STORE", hide_env_values = true, value_parser = StoreUrl::parse)]
+    pub store: Option<StoreUrl>,
+    /// PostgreSQL connections per node [default: 16].
+    #[arg(long, env = "PHYLAX_STORE_POOL_SIZE")]
+    pub store_pool_size: Option<usize>,
+    /// How often a node polls the store for changes made by other nodes, ms [default: 200].
+    #[arg(long, env = "PHYLAX_SYNC_INTERVAL_MS")]
+    pub sync_interval_ms: Option<u64>,
+    /// The propagation bound, ms [default: 1000]: a change committed through any node is
+    /// in force on every node within this time; a node that has not heard from the store
+    /// for longer answers 503 `store.stale` rather than trust its caches.
+    #[arg(long, env = "PHYLAX_SYNC_BOUND_MS")]
+    pub sync_bound_ms: Option<u64>,
+    /// Most audit events committed in one transaction (group commit) [default: 1024];
+    /// 1 commits every request on its own.
+    #[arg(long, env = "PHYLAX_AUDIT_BATCH_MAX")]
+    pub audit_batch_max: Option<usize>,
     /// Extra base entities for the engine (Cedar entity JSON array), e.g. field classes.
     #[arg(long, env = "PHYLAX_ENTITIES_FILE")]
     pub entities_file: Option<PathBuf>,
@@ -147,6 +195,11 @@ struct FileConfig {
     auth_failure_burst: Option<u32>,
     audit_failure_window_secs: Option<u64>,
     audit_ingest_max_age_secs: Option<u64>,
+    store: Option<StoreUrl>,
+    store_pool_size: Option<usize>,
+    sync_interval_ms: Option<u64>,
+    sync_bound_ms: Option<u64>,
+    audit_batch_max: Option<usize>,
     entities_file: Option<PathBuf>,
     engine: Option<EngineKind>,
     jwt: Option<JwtFileConfig>,
@@ -204,6 +257,16 @@ pub struct Config {
     pub audit_failure_window_secs: u64,
     /// Oldest accepted ingested audit event, seconds.
     pub audit_ingest_max_age_secs: u64,
+    /// Store URL (`None`: SQLite in the data dir). May hold a password: never logged.
+    pub store: Option<StoreUrl>,
+    /// PostgreSQL pool size.
+    pub store_pool_size: usize,
+    /// Change poll interval, ms.
+    pub sync_interval_ms: u64,
+    /// Propagation bound, ms.
+    pub sync_bound_ms: u64,
+    /// Most audit events per commit.
+    pub audit_batch_max: usize,
     /// Extra base entities.
     pub entities_file: Option<PathBuf>,
     /// Engine.
@@ -302,10 +365,28 @@ impl Config {
                 .audit_ingest_max_age_secs
                 .or(file.audit_ingest_max_age_secs)
                 .unwrap_or(3600),
+            store: args.store.clone().or(file.store),
+            store_pool_size: args.store_pool_size.or(file.store_pool_size).unwrap_or(16),
+            sync_interval_ms: args
+                .sync_interval_ms
+                .or(file.sync_interval_ms)
+                .unwrap_or(200),
+            sync_bound_ms: args.sync_bound_ms.or(file.sync_bound_ms).unwrap_or(1000),
+            audit_batch_max: args
+                .audit_batch_max
+                .or(file.audit_batch_max)
+                .unwrap_or(1024)
+                .max(1),
             entities_file: args.entities_file.clone().or(file.entities_file),
             engine: args.engine.or(file.engine).unwrap_or_default(),
             jwt,
         };
+        if config.sync_interval_ms < 10 || config.sync_bound_ms < 2 * config.sync_interval_ms {
+            return Err(ConfigError::Invalid(
+                "sync_interval_ms must be at least 10 and sync_bound_ms at least twice it"
+                    .to_owned(),
+            ));
+        }
         if config.auth_failures_per_second == 0
             || config.auth_failure_burst == 0
             || config.audit_failure_window_secs == 0

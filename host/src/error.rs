@@ -13,6 +13,7 @@
 //! | `request.too_large` | 413 |
 //! | `rate.limited` | 429 with `Retry-After` |
 //! | `request.timeout` | 408 |
+//! | `store.unavailable` (the database is out of reach), `store.stale` (this node has not heard from it within the propagation bound) | 503 with `Retry-After` |
 //! | `store.*`, `internal.*`, `crypto.unwrap_failed`, `crypto.random_unavailable` | 500 |
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -104,6 +105,17 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        if err.unavailable {
+            tracing::warn!(error = %err, "store unavailable");
+            let mut e = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store.unavailable",
+                "the database is out of reach",
+                "retry shortly; the node reconnects by itself",
+            );
+            e.retry_after = Some(1);
+            return e;
+        }
         tracing::error!(error = %err, "store failure");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,6 +139,7 @@ pub fn status_for_code(code: &str) -> StatusCode {
         "request.method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "request.timeout" => StatusCode::REQUEST_TIMEOUT,
         "rate.limited" => StatusCode::TOO_MANY_REQUESTS,
+        "store.unavailable" | "store.stale" => StatusCode::SERVICE_UNAVAILABLE,
         c if c.ends_with(".not_found") => StatusCode::NOT_FOUND,
         c if c.starts_with("auth.forbidden")
             || c.starts_with("auth.other_tenant")

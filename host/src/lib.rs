@@ -1,7 +1,7 @@
 //! The Phylax host: `phylax serve` (an HTTP API over the core, on an embedded SQLite
 //! store) and the operator CLI. See `DESIGN.md` §4 and the module docs:
 //! [`routes`] for the API, [`auth`] for credentials and tenant scoping, [`error`] for
-//! the status of every error code, [`store`] for persistence, [`config`] for settings.
+//! the status of every error code, [`store`] for persistence (SQLite or PostgreSQL), [`node_sync`] for caches and how changes reach every node, [`config`] for settings.
 #![forbid(unsafe_code)]
 
 pub mod audit_log;
@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod failed_auth;
 pub mod metrics;
+pub mod node_sync;
 pub mod openapi;
 pub mod privilege;
 pub mod rate_limit;

@@ -121,6 +121,32 @@ pub fn audit_key(data_dir: &Path) -> Result<AuditKey, KeyError> {
     AuditKey::parse(&text).map_err(|e| key_err(WHAT, e))
 }
 
+/// On a store shared by several nodes every node must hold the same keys, so none may be
+/// generated per node: the root key must come from `PHYLAX_ROOT_KEY` or a key file, the
+/// audit and bundle signing keys from their variables or files already in the data dir.
+/// Names what is missing.
+pub fn require_shared_keys(data_dir: &Path, root_key_file: Option<&Path>) -> Result<(), String> {
+    let mut missing = Vec::new();
+    if env_secret("PHYLAX_ROOT_KEY").is_none() && root_key_file.is_none() {
+        missing.push("PHYLAX_ROOT_KEY (or --root-key-file)".to_owned());
+    }
+    for (env, file) in [
+        ("PHYLAX_AUDIT_KEY", AUDIT_KEY_FILE),
+        ("PHYLAX_BUNDLE_SIGNING_KEY", "bundle-signing.key"),
+    ] {
+        if env_secret(env).is_none() && !data_dir.join(file).exists() {
+            missing.push(format!("{env} (or {file} in the data dir)"));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "a PostgreSQL store is shared by every node, so every node needs the same keys and none is generated; set {}",
+        missing.join(", ")
+    ))
+}
+
 /// File name of the generated audit key in the data dir.
 pub const AUDIT_KEY_FILE: &str = "audit.key";
 

@@ -37,7 +37,6 @@ use crate::routes::{
     api_keys, audit, authorize, bundles, health, keys, policies, tenants, transit,
 };
 use crate::state::{AppState, StateParts};
-use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::{auth, secrets};
 
@@ -219,8 +218,30 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
 pub fn build_state(config: Config) -> Result<Arc<AppState>, String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("data dir `{}`: {e}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_dir(&config.data_dir).map_err(|e| e.to_string())?);
+    let store_url = config.store.as_ref().map(|u| u.expose().to_owned());
+    let shared = store_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres"));
+    if shared {
+        secrets::require_shared_keys(&config.data_dir, config.root_key_file.as_deref())?;
+    }
+    let store: Arc<dyn Store> = crate::store::open(
+        store_url.as_deref(),
+        &config.data_dir,
+        config.store_pool_size,
+    )
+    .map_err(|e| {
+        if e.unavailable {
+            format!("{STORE_UNREACHABLE}: {}", e.message)
+        } else {
+            e.to_string()
+        }
+    })?;
+    tracing::info!(backend = store.backend(), "store open");
+    // Read before anything is loaded: every change after it reaches the caches.
+    let (sync_version, _) = store
+        .changes_since(u64::MAX, 0)
+        .map_err(|e| e.to_string())?;
     let (root, dev) = secrets::root_key(&config.data_dir, config.root_key_file.as_deref())
         .map_err(|e| e.to_string())?;
     if dev {
@@ -258,18 +279,28 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, String> {
         EngineKind::Native => EngineFactory::native(),
         EngineKind::Wasm => EngineFactory::wasm()?,
     };
+    let audit = AuditLog::start(audit_key, store.clone(), config.audit_batch_max);
     let parts = StateParts {
         config,
         store,
         root,
-        audit: AuditLog::new(audit_key),
+        audit,
         admin_token_hash,
         signing_key,
         jwt,
         extra_entities,
+        sync_version,
     };
     AppState::new(parts, factory).map(Arc::new)
 }
+
+/// How [`build_state`]'s error starts when the database could not be reached (the CLI
+/// exits with [`EXIT_STORE_UNREACHABLE`] then).
+pub const STORE_UNREACHABLE: &str = "store unreachable";
+
+/// Exit code of `phylax serve` when the database cannot be reached at start
+/// (`EX_UNAVAILABLE` of sysexits.h).
+pub const EXIT_STORE_UNREACHABLE: u8 = 69;
 
 /// Runs the server until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), String> {
@@ -278,7 +309,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let drain = Duration::from_millis(config.request_timeout_ms) + Duration::from_secs(1);
     let window = Duration::from_secs(config.audit_failure_window_secs);
     let caps = connections::Caps::new(config.max_connections, config.max_connections_per_ip);
-    let state = build_state(config)?;
+    // Opening a PostgreSQL store blocks on its own runtime: not on this one's threads.
+    let state = tokio::task::spawn_blocking(move || build_state(config))
+        .await
+        .map_err(|e| e.to_string())??;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("listen on {listen}: {e}"))?;
@@ -287,6 +321,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     println!("phylax listening on http://{local}");
     tracing::info!(%local, max_connections = caps.max_total(), "listening");
     let flusher = FailedAuth::spawn_flusher(state.clone(), window);
+    let poller = crate::node_sync::NodeSync::spawn_poller(state.clone());
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -342,6 +377,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         tracing::warn!("connections still open after the drain time; closing them");
     }
     flusher.abort();
+    poller.abort();
     FailedAuth::flush(&state).await;
     tracing::info!("stopped");
     Ok(())

@@ -1,7 +1,8 @@
 //! The server's shared state: the store, the keys, the engine, the keyring cache.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use phylax_core::crypto::{Keyring, RootKey};
 use phylax_core::identity::JwtVerifier;
@@ -14,6 +15,7 @@ use crate::engine::{spec_for, EngineCell, EngineFactory};
 use crate::error::{ApiError, ApiResult};
 use crate::failed_auth::FailedAuth;
 use crate::metrics::Metrics;
+use crate::node_sync::NodeSync;
 use crate::rate_limit::Limiter;
 use crate::store::{Store, TenantRow};
 
@@ -32,8 +34,8 @@ pub struct AppState {
     pub factory: EngineFactory,
     /// Extra base entities from the config.
     pub extra_entities: Vec<Value>,
-    /// Opened keyrings by tenant.
-    keyrings: RwLock<HashMap<String, Arc<Keyring>>>,
+    /// Cached tenants, API keys and keyrings, and the change poller's view.
+    pub sync: NodeSync,
     /// The audit writer.
     pub audit: AuditLog,
     /// SHA-256 of the admin token.
@@ -88,6 +90,8 @@ pub struct StateParts {
     pub jwt: Option<JwtVerifier>,
     /// Extra base entities.
     pub extra_entities: Vec<Value>,
+    /// The store's change version, read before anything was loaded from it.
+    pub sync_version: u64,
 }
 
 impl AppState {
@@ -103,7 +107,13 @@ impl AppState {
             parts.config.auth_failures_per_second,
             parts.config.auth_failure_burst,
         );
+        let sync = NodeSync::new(
+            parts.sync_version,
+            Duration::from_millis(parts.config.sync_interval_ms),
+            Duration::from_millis(parts.config.sync_bound_ms),
+        );
         Ok(Self {
+            sync,
             failed_auth,
             config: parts.config,
             store: parts.store,
@@ -111,7 +121,6 @@ impl AppState {
             engine: EngineCell::new(engine),
             factory,
             extra_entities: parts.extra_entities,
-            keyrings: RwLock::default(),
             audit: parts.audit,
             admin_token_hash: parts.admin_token_hash,
             limiter,
@@ -132,8 +141,16 @@ impl AppState {
         Ok(())
     }
 
-    /// A tenant row, or 404.
+    /// A tenant row (cached), or 404.
     pub async fn tenant(self: &Arc<Self>, id: &str) -> ApiResult<TenantRow> {
+        self.sync
+            .tenant(self, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("tenant", id))
+    }
+
+    /// A tenant row read from the store now (for read-modify-write), or 404.
+    pub async fn tenant_from_store(self: &Arc<Self>, id: &str) -> ApiResult<TenantRow> {
         let store = self.store.clone();
         let key = id.to_owned();
         blocking(move || Ok(store.tenant(&key)?))
@@ -143,32 +160,19 @@ impl AppState {
 
     /// A tenant's opened keyring (cached).
     pub async fn keyring(self: &Arc<Self>, tenant: &str) -> ApiResult<Arc<Keyring>> {
-        if let Some(k) = self
-            .keyrings
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(tenant)
-        {
-            return Ok(k.clone());
-        }
-        let row = self.tenant(tenant).await?;
-        let keyring = Arc::new(
-            Keyring::open_json(&row.keyring, &self.root)
-                .map_err(|e| ApiError::from_diagnostic(&e))?,
-        );
-        self.keyrings
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(tenant.to_owned(), keyring.clone());
-        Ok(keyring)
+        self.sync
+            .keyring(self, tenant, |row| {
+                Keyring::open_json(&row.keyring, &self.root)
+                    .map_err(|e| ApiError::from_diagnostic(&e))
+            })
+            .await
     }
 
-    /// Replaces a cached keyring.
-    pub fn set_keyring(&self, tenant: &str, keyring: Arc<Keyring>) {
-        self.keyrings
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(tenant.to_owned(), keyring);
+    /// Applies the change this node just committed (and any other node's) before the
+    /// caller answers: caches dropped, the engine rebuilt when tenants or policies
+    /// changed.
+    pub async fn changed(self: &Arc<Self>) -> ApiResult<()> {
+        self.sync.poll_now(self).await
     }
 }
 

@@ -29,7 +29,10 @@ pub enum AuditCommand {
     },
 }
 
-fn audit_key(file: Option<&PathBuf>, data_dir: Option<&PathBuf>) -> Result<AuditKey, String> {
+pub(crate) fn audit_key(
+    file: Option<&PathBuf>,
+    data_dir: Option<&PathBuf>,
+) -> Result<AuditKey, String> {
     if let Ok(v) = std::env::var("PHYLAX_AUDIT_KEY") {
         return AuditKey::parse(v.trim()).map_err(|e| format!("PHYLAX_AUDIT_KEY: {e}"));
     }

@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod check;
 pub mod keys;
 pub mod rewrap;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Validate policies against the schema, with file:line:column diagnostics.
     Check(check::CheckArgs),
+    /// Store tools: copy an installation between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Runs the CLI.
@@ -52,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Rewrap(a) => rewrap::run(&a),
         Command::Audit(c) => audit::run(&c),
         Command::Check(a) => check::run(&a),
+        Command::Store(c) => store::run(&c),
     };
     match result {
         Ok(code) => code,
@@ -69,8 +74,14 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(crate::server::serve(config))?;
-    Ok(ExitCode::SUCCESS)
+    match runtime.block_on(crate::server::serve(config)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(message) if message.starts_with(crate::server::STORE_UNREACHABLE) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(crate::server::EXIT_STORE_UNREACHABLE))
+        }
+        Err(message) => Err(message),
+    }
 }
 
 fn init_logging(format: LogFormat) {

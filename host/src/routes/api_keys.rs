@@ -79,7 +79,8 @@ async fn save(state: &Arc<AppState>, tenant: &str, records: Vec<ApiKeyRecord>) -
         .map_err(ApiError::internal)?;
     let store = state.store.clone();
     let t = tenant.to_owned();
-    blocking(move || Ok(store.put_api_keys(&t, &rows)?)).await
+    blocking(move || Ok(store.put_api_keys(&t, &rows)?)).await?;
+    state.changed().await
 }
 
 async fn load(state: &Arc<AppState>, tenant: &str, key_id: &str) -> ApiResult<ApiKeyRecord> {
@@ -147,7 +148,7 @@ pub async fn create(
     save(&state, &tenant, vec![issued.record.clone()]).await?;
     let mut ev = caller.event(&tenant, Action::Admin, "api_key.create", Outcome::Success);
     ev.changed_fields = vec![issued.record.key_id.clone()];
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     Ok(ok_with(
         StatusCode::CREATED,
         IssuedKey {
@@ -200,7 +201,7 @@ pub async fn rotate(
     .await?;
     let mut ev = caller.event(&tenant, Action::Admin, "api_key.rotate", Outcome::Success);
     ev.changed_fields = vec![key_id, rotation.issued.record.key_id.clone()];
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     Ok(ok(IssuedKey {
         api_key: rotation.issued.api_key.expose().to_owned(),
         record: rotation.issued.record,
@@ -219,6 +220,6 @@ pub async fn revoke(
     save(&state, &tenant, vec![revoked.clone()]).await?;
     let mut ev = caller.event(&tenant, Action::Admin, "api_key.revoke", Outcome::Success);
     ev.changed_fields = vec![key_id];
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     Ok(ok(revoked))
 }

@@ -146,7 +146,7 @@ pub async fn ingest(
             ..e
         })
         .collect();
-    let records = state.audit.append(&state.store, &tenant, events).await?;
+    let records = state.audit.append(&tenant, events).await?;
     state.metrics.audit_events(records.len() as u64);
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return Err(ApiError::internal("no records appended"));
@@ -266,7 +266,7 @@ pub async fn export(
 ) -> ApiResult<Response> {
     state.tenant(&tenant).await?;
     let ev = caller.event(&tenant, Action::Export, "audit.export", Outcome::Success);
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     state.metrics.audit_events(1);
     let mut out = String::new();
     for json in whole_chain(&state, &tenant).await? {

@@ -167,7 +167,7 @@ pub async fn authorize(
             value.get("action"),
             value.get("resource"),
         ) {
-            state.audit.append(&state.store, &tenant, vec![ev]).await?;
+            state.audit.append(&tenant, vec![ev]).await?;
             state.metrics.audit_events(1);
         }
     }
@@ -210,7 +210,7 @@ pub async fn authorize_batch(
         }
         state.metrics.decisions(allow, deny);
         let n = events.len() as u64;
-        state.audit.append(&state.store, &tenant, events).await?;
+        state.audit.append(&tenant, events).await?;
         state.metrics.audit_events(n);
     }
     Ok(answer_response(json))
@@ -238,7 +238,7 @@ pub async fn readable_fields(
             if let Some(mut ev) = decision_event(&caller, &tenant, &d, None, value.get("resource"))
             {
                 ev.operation = Some("authorize:fields".to_owned());
-                state.audit.append(&state.store, &tenant, vec![ev]).await?;
+                state.audit.append(&tenant, vec![ev]).await?;
                 state.metrics.audit_events(1);
             }
         }

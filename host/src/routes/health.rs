@@ -14,13 +14,26 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the store answers.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "store unavailable")))]
+/// `GET /readyz`: the store answers and this node's caches are current (it heard from
+/// the store within the propagation bound). 503 otherwise, with `store.unavailable` or
+/// `store.stale`: a load balancer takes the node out until it recovers by itself.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready: `{\"ok\": {\"store\": \"sqlite\"|\"postgres\", \"changeVersion\": N}}`"), (status = 503, description = "`store.unavailable` (the database does not answer) or `store.stale` (no change poll succeeded within the bound)")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let store = state.store.clone();
-    match blocking(move || Ok(store.ping()?)).await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response(),
+    let checked = match blocking(move || Ok(store.ping()?)).await {
+        Ok(()) => state.sync.check_fresh(),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(()) => super::json_response(
+            StatusCode::OK,
+            serde_json::json!({"ok": {
+                "store": state.store.backend(),
+                "changeVersion": state.sync.version(),
+            }})
+            .to_string(),
+        ),
+        Err(e) => e.into_response(),
     }
 }
 

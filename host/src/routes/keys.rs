@@ -54,7 +54,8 @@ pub async fn rotate(
     JsonBody(body): JsonBody<RotateKey>,
 ) -> ApiResult<Response> {
     let _guard = state.admin_lock.lock().await;
-    let row = state.tenant(&tenant).await?;
+    // The store's row, not the cache: another node may have rotated a moment ago.
+    let row = state.tenant_from_store(&tenant).await?;
     let mut keyring =
         Keyring::open_json(&row.keyring, &state.root).map_err(|e| ApiError::from_diagnostic(&e))?;
     let at = now();
@@ -67,7 +68,7 @@ pub async fn rotate(
     let store = state.store.clone();
     let t = tenant.clone();
     blocking(move || Ok(store.update_keyring(&t, &json)?)).await?;
-    state.set_keyring(&tenant, Arc::new(keyring));
+    state.changed().await?;
     let op = match body.kind {
         KeyKind::Data => "keys.rotate_data",
         KeyKind::Index => "keys.rotate_index",
@@ -75,7 +76,6 @@ pub async fn rotate(
     state
         .audit
         .append(
-            &state.store,
             &tenant,
             vec![caller.event(&tenant, Action::Admin, op, Outcome::Success)],
         )

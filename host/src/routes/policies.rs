@@ -102,10 +102,10 @@ pub async fn put(
     let store = state.store.clone();
     let t = tenant.clone();
     let v = blocking(move || Ok(store.put_policies(&t, &files, at)?)).await?;
+    state.changed().await?;
     let mut ev = caller.event(&tenant, Action::Admin, "policies.put", Outcome::Success);
     ev.changed_fields = body.policies.iter().map(|f| f.name.clone()).collect();
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
-    state.rebuild_engine().await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     Ok(ok(PolicyVersion {
         tenant,
         version: v,

@@ -84,16 +84,14 @@ pub async fn create(
             "pick another id, or use the existing tenant",
         ));
     }
-    state.set_keyring(&body.id, Arc::new(keyring));
+    state.changed().await?;
     state
         .audit
         .append(
-            &state.store,
             &body.id,
             vec![caller.event(&body.id, Action::Admin, "tenant.create", Outcome::Success)],
         )
         .await?;
-    state.rebuild_engine().await?;
     Ok(ok_with(StatusCode::CREATED, info(&row)?))
 }
 
@@ -128,7 +126,7 @@ pub async fn offboard(
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let _guard = state.admin_lock.lock().await;
-    let row = state.tenant(&tenant).await?;
+    let row = state.tenant_from_store(&tenant).await?;
     let at = now();
     let mut destroyed =
         Keyring::open_json(&row.keyring, &state.root).map_err(|e| ApiError::from_diagnostic(&e))?;
@@ -152,16 +150,14 @@ pub async fn offboard(
     let store = state.store.clone();
     let (t, k) = (tenant.clone(), keyring_json.clone());
     blocking(move || Ok(store.offboard_tenant(&t, &k, at, &revoked)?)).await?;
-    state.set_keyring(&tenant, Arc::new(destroyed));
+    state.changed().await?;
     state
         .audit
         .append(
-            &state.store,
             &tenant,
             vec![caller.event(&tenant, Action::Admin, "tenant.offboard", Outcome::Success)],
         )
         .await?;
-    state.rebuild_engine().await?;
     let row = state.tenant(&tenant).await?;
     Ok(ok(info(&row)?))
 }

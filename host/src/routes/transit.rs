@@ -57,7 +57,7 @@ pub async fn decrypt(
         kind: req.field.clone(),
         id: req.record_id.clone(),
     });
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     state.metrics.audit_events(1);
     answer(result)
 }
@@ -131,7 +131,7 @@ pub async fn decrypt_record(
         id: req.record_id.clone(),
     });
     ev.changed_fields = Vec::new();
-    state.audit.append(&state.store, &tenant, vec![ev]).await?;
+    state.audit.append(&tenant, vec![ev]).await?;
     state.metrics.audit_events(1);
     answer(result)
 }

@@ -8,14 +8,41 @@
 //! What is stored is never secret: keyrings hold wrapped keys only, API keys only their
 //! hashes (`ApiKeyRecord`), the admin token only its SHA-256.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
-/// A store failure (I/O, corruption, a constraint the caller did not expect).
+/// A store failure (I/O, corruption, a constraint the caller did not expect, or the
+/// database out of reach).
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+#[error("store: {message}")]
+pub struct StoreError {
+    /// What went wrong (never a password or a secret).
+    pub message: String,
+    /// The database could not be reached (connect, pool or I/O failure): 503, retryable.
+    pub unavailable: bool,
+}
+
+impl StoreError {
+    /// A failure of the store itself.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The database is out of reach.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+}
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -55,6 +82,28 @@ pub struct PolicyRow {
     /// JSON array of `{name, text}` policy files.
     pub files: String,
 }
+
+/// One change to shared state, as every node's poller sees it (`crate::sync`). Every
+/// write method records its changes in its own transaction, under one store-wide
+/// version counter, so they become visible in version order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the store's change order, from 1.
+    pub version: u64,
+    /// What changed: `tenant` (created, offboarded or copied), `keyring` (rotated),
+    /// `policies`, `api_key` or `setting`.
+    pub kind: String,
+    /// Which one: the tenant id, key id or setting name.
+    pub subject: String,
+}
+
+/// Changes kept for pollers; a node further behind than this starts from a clean cache.
+pub const CHANGES_KEPT: u64 = 10_000;
+
+/// What [`Store::append_audit_locked`] asks of its caller for one tenant: given the
+/// chain's committed head (its last `(seq, record JSON)`, `None` for an empty chain),
+/// the records to append after it.
+pub type ChainBuilder<'a> = dyn FnMut(&str, Option<(u64, String)>) -> Vec<(u64, String)> + 'a;
 
 /// The server's state store.
 pub trait Store: Send + Sync + fmt::Debug + 'static {
@@ -98,8 +147,18 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The last record of a tenant's audit chain (`AuditRecord` JSON).
     fn last_audit(&self, tenant: &str) -> StoreResult<Option<String>>;
     /// Appends records `(seq, AuditRecord JSON)` to a tenant's chain, durably, in one
-    /// transaction. Fails if a sequence number is taken.
+    /// transaction, and moves its head. Fails if a sequence number is taken.
     fn append_audit(&self, tenant: &str, records: &[(u64, String)]) -> StoreResult<()>;
+    /// The group commit: in one transaction, for each of `tenants` (in this order, which
+    /// callers keep sorted so writers never deadlock), locks the chain's head row so no
+    /// other writer on any node can append to it, asks `build` for the records that
+    /// follow the committed head, inserts them and moves the head. One commit, one
+    /// fsync, for the whole batch. Any failure rolls all of it back.
+    fn append_audit_locked(
+        &self,
+        tenants: &[String],
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<()>;
     /// Records with `seq > after`, at most `limit`, in order.
     fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>>;
 
@@ -107,4 +166,73 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     fn setting(&self, name: &str) -> StoreResult<Option<String>>;
     /// Sets a server setting.
     fn put_setting(&self, name: &str, value: &str) -> StoreResult<()>;
+    /// Every server setting, by name.
+    fn settings(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// The store's change version now, and up to `limit` changes after `after`, in
+    /// order. The caller detects a gap (changes pruned) by the first version.
+    fn changes_since(&self, after: u64, limit: u32) -> StoreResult<(u64, Vec<Change>)>;
+
+    /// Copies a tenant row as it is (`phylax store copy`); an existing row is replaced.
+    fn put_tenant_row(&self, row: &TenantRow) -> StoreResult<()>;
+    /// Copies a policy version as it is; an existing version is left alone.
+    fn put_policy_row(&self, row: &PolicyRow) -> StoreResult<()>;
+    /// Which backend this is, for logs and `/readyz`: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the store a URL names: `postgres://…` (or `postgresql://…`) for PostgreSQL,
+/// `sqlite:PATH` for a SQLite file, nothing for `phylax.db` in the data dir.
+pub fn open(url: Option<&str>, data_dir: &Path, pool_size: usize) -> StoreResult<Arc<dyn Store>> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(Arc::new(sqlite::SqliteStore::open_dir(data_dir)?)),
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(Arc::new(postgres::PgStore::connect(u, pool_size)?))
+        }
+        Some(u) => match u.strip_prefix("sqlite:") {
+            Some(path) => {
+                let path = path.strip_prefix("//").unwrap_or(path);
+                Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?))
+            }
+            None => Err(StoreError::new(format!(
+                "unknown store URL `{}`: use postgres://... or sqlite:PATH",
+                redact_url(u)
+            ))),
+        },
+    }
+}
+
+/// A store URL with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            // A password in the query string (`?password=`) is hidden too.
+            let tail = hide_query_password(tail);
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => format!("{scheme}://{authority}{}", hide_query_password(tail)),
+    }
+}
+
+fn hide_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }

@@ -8,17 +8,26 @@
 //!
 //! Migrations are the numbered files in `host/migrations/`, compiled in and applied in
 //! order; `PRAGMA user_version` records the last one applied.
+//!
+//! Writes take the database's write lock at `BEGIN IMMEDIATE`, so an audit append reads
+//! its chain head under the same lock it commits with, even if a second process opened
+//! the file.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{PolicyRow, Store, StoreError, StoreResult, TenantRow};
+use super::{ChainBuilder, Change, PolicyRow, Store, StoreError, StoreResult, TenantRow};
 
 /// The migrations, in order. Never edit an applied one: add a new file.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_scale_out",
+        include_str!("../../migrations/0002_scale_out.sql"),
+    ),
+];
 
 /// File name of the database in the data dir.
 pub const DB_FILE: &str = "phylax.db";
@@ -30,7 +39,32 @@ pub struct SqliteStore {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::new(e.to_string())
+}
+
+/// Bumps the store version and records one change, inside the caller's transaction.
+fn record_change(tx: &rusqlite::Transaction<'_>, kind: &str, subject: &str) -> StoreResult<()> {
+    let version: i64 = tx
+        .query_row(
+            "UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    tx.execute(
+        "INSERT INTO changes (version, kind, subject) VALUES (?1, ?2, ?3)",
+        params![version, kind, subject],
+    )
+    .map_err(err)?;
+    let kept = i64::try_from(super::CHANGES_KEPT).unwrap_or(i64::MAX);
+    if version % 1000 == 0 {
+        tx.execute(
+            "DELETE FROM changes WHERE version <= ?1",
+            params![version - kept],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -83,9 +117,11 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         if number <= applied {
             continue;
         }
-        let tx = conn.transaction().map_err(err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         tx.execute_batch(sql)
-            .map_err(|e| StoreError(format!("migration {name}: {e}")))?;
+            .map_err(|e| StoreError::new(format!("migration {name}: {e}")))?;
         tx.pragma_update(None, "user_version", number)
             .map_err(err)?;
         tx.commit().map_err(err)?;
@@ -120,13 +156,20 @@ impl Store for SqliteStore {
     }
 
     fn create_tenant(&self, row: &TenantRow) -> StoreResult<bool> {
-        let n = self
-            .conn()
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let n = tx
             .execute(
                 "INSERT OR IGNORE INTO tenants (id, created_at, deleted_at, keyring) VALUES (?1, ?2, NULL, ?3)",
                 params![row.id, to_i64(row.created_at), row.keyring],
             )
             .map_err(err)?;
+        if n == 1 {
+            record_change(&tx, "tenant", &row.id)?;
+        }
+        tx.commit().map_err(err)?;
         Ok(n == 1)
     }
 
@@ -151,13 +194,17 @@ impl Store for SqliteStore {
     }
 
     fn update_keyring(&self, id: &str, keyring: &str) -> StoreResult<()> {
-        self.conn()
-            .execute(
-                "UPDATE tenants SET keyring = ?2 WHERE id = ?1",
-                params![id, keyring],
-            )
-            .map(|_| ())
-            .map_err(err)
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE tenants SET keyring = ?2 WHERE id = ?1",
+            params![id, keyring],
+        )
+        .map_err(err)?;
+        record_change(&tx, "keyring", id)?;
+        tx.commit().map_err(err)
     }
 
     fn offboard_tenant(
@@ -168,25 +215,31 @@ impl Store for SqliteStore {
         revoked_keys: &[(String, String)],
     ) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         tx.execute(
             "UPDATE tenants SET keyring = ?2, deleted_at = COALESCE(deleted_at, ?3) WHERE id = ?1",
             params![id, keyring, to_i64(at)],
         )
         .map_err(err)?;
+        record_change(&tx, "tenant", id)?;
         for (key_id, record) in revoked_keys {
             tx.execute(
                 "UPDATE api_keys SET record = ?2 WHERE key_id = ?1",
                 params![key_id, record],
             )
             .map_err(err)?;
+            record_change(&tx, "api_key", key_id)?;
         }
         tx.commit().map_err(err)
     }
 
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         let last: i64 = tx
             .query_row(
                 "SELECT COALESCE(MAX(version), 0) FROM tenant_policies WHERE tenant = ?1",
@@ -200,6 +253,7 @@ impl Store for SqliteStore {
             params![tenant, version, to_i64(at), files],
         )
         .map_err(err)?;
+        record_change(&tx, "policies", tenant)?;
         tx.commit().map_err(err)?;
         u32::try_from(version).map_err(err)
     }
@@ -247,7 +301,9 @@ impl Store for SqliteStore {
 
     fn put_api_keys(&self, tenant: &str, records: &[(String, String)]) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         for (key_id, record) in records {
             tx.execute(
                 "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
@@ -255,6 +311,7 @@ impl Store for SqliteStore {
                 params![key_id, tenant, record],
             )
             .map_err(err)?;
+            record_change(&tx, "api_key", key_id)?;
         }
         tx.commit().map_err(err)
     }
@@ -292,17 +349,37 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, tenant: &str, records: &[(u64, String)]) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(err)?;
-        {
-            let mut stmt = tx
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        insert_records(&tx, tenant, records)?;
+        tx.commit().map_err(err)
+    }
+
+    fn append_audit_locked(
+        &self,
+        tenants: &[String],
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the write lock is ours before the heads are read.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for tenant in tenants {
+            let head: Option<(u64, String)> = tx
                 .prepare_cached(
-                    "INSERT INTO audit_records (tenant, seq, record) VALUES (?1, ?2, ?3)",
+                    "SELECT h.seq, r.record FROM audit_heads h
+                     JOIN audit_records r ON r.tenant = h.tenant AND r.seq = h.seq
+                     WHERE h.tenant = ?1",
                 )
+                .and_then(|mut st| {
+                    st.query_row(params![tenant], |r| Ok((to_u64(r.get(0)?), r.get(1)?)))
+                        .optional()
+                })
                 .map_err(err)?;
-            for (seq, record) in records {
-                stmt.execute(params![tenant, to_i64(*seq), record])
-                    .map_err(err)?;
-            }
+            let records = build(tenant, head);
+            insert_records(&tx, tenant, &records)?;
         }
         tx.commit().map_err(err)
     }
@@ -322,6 +399,83 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    fn settings(&self) -> StoreResult<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT name, value FROM settings ORDER BY name")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn changes_since(&self, after: u64, limit: u32) -> StoreResult<(u64, Vec<Change>)> {
+        let conn = self.conn();
+        let now: i64 = conn
+            .prepare_cached("SELECT version FROM store_version WHERE id = 1")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(err)?;
+        let now = to_u64(now);
+        if now <= after {
+            return Ok((now, Vec::new()));
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT version, kind, subject FROM changes WHERE version > ?1 ORDER BY version LIMIT ?2",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![to_i64(after), limit], |r| {
+                Ok(Change {
+                    version: to_u64(r.get(0)?),
+                    kind: r.get(1)?,
+                    subject: r.get(2)?,
+                })
+            })
+            .map_err(err)?;
+        Ok((now, rows.collect::<Result<_, _>>().map_err(err)?))
+    }
+
+    fn put_tenant_row(&self, row: &TenantRow) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO tenants (id, created_at, deleted_at, keyring) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET created_at = excluded.created_at,
+               deleted_at = excluded.deleted_at, keyring = excluded.keyring",
+            params![
+                row.id,
+                to_i64(row.created_at),
+                row.deleted_at.map(to_i64),
+                row.keyring
+            ],
+        )
+        .map_err(err)?;
+        record_change(&tx, "tenant", &row.id)?;
+        tx.commit().map_err(err)
+    }
+
+    fn put_policy_row(&self, row: &PolicyRow) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO tenant_policies (tenant, version, created_at, files) VALUES (?1, ?2, ?3, ?4)",
+            params![row.tenant, row.version, to_i64(row.created_at), row.files],
+        )
+        .map_err(err)?;
+        record_change(&tx, "policies", &row.tenant)?;
+        tx.commit().map_err(err)
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn setting(&self, name: &str) -> StoreResult<Option<String>> {
         self.conn()
             .query_row(
@@ -334,15 +488,46 @@ impl Store for SqliteStore {
     }
 
     fn put_setting(&self, name: &str, value: &str) -> StoreResult<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO settings (name, value) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                params![name, value],
-            )
-            .map(|_| ())
-            .map_err(err)
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )
+        .map_err(err)?;
+        record_change(&tx, "setting", name)?;
+        tx.commit().map_err(err)
     }
+}
+
+/// Inserts chain records and moves the tenant's head to the last one.
+fn insert_records(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    records: &[(u64, String)],
+) -> StoreResult<()> {
+    let Some(last) = records.iter().map(|(seq, _)| *seq).max() else {
+        return Ok(());
+    };
+    {
+        let mut stmt = tx
+            .prepare_cached("INSERT INTO audit_records (tenant, seq, record) VALUES (?1, ?2, ?3)")
+            .map_err(err)?;
+        for (seq, record) in records {
+            stmt.execute(params![tenant, to_i64(*seq), record])
+                .map_err(err)?;
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO audit_heads (tenant, seq) VALUES (?1, ?2)
+         ON CONFLICT(tenant) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+    )
+    .and_then(|mut st| st.execute(params![tenant, to_i64(last)]))
+    .map_err(err)?;
+    Ok(())
 }
 
 #[cfg(test)]
