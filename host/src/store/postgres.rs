@@ -219,7 +219,8 @@ impl PgStore {
         let Some(rt) = self.runtime.as_ref() else {
             return Err(StoreError::unavailable("the store is shut down"));
         };
-        match rt.block_on(tokio::time::timeout(OP_TIMEOUT, op)) {
+        // The timer is made inside the store's runtime (the caller may have none).
+        match rt.block_on(async { tokio::time::timeout(OP_TIMEOUT, op).await }) {
             Ok(result) => result,
             Err(_) => Err(StoreError::unavailable(format!(
                 "postgres: no answer within {} s",
@@ -578,23 +579,35 @@ impl Store for PgStore {
                 let mut client = self.pool.get().await.map_err(pool_err)?;
                 let tx = client.transaction().await.map_err(pg_err)?;
                 for tenant in tenants {
-                    tx.execute_typed(
-                        "INSERT INTO audit_heads (tenant, seq) VALUES ($1, 0) ON CONFLICT (tenant) DO NOTHING",
-                        &[text(tenant)],
-                    )
-                    .await
-                    .map_err(pg_err)?;
+                    // Creates the head row if needed and locks it; RETURNING reads the
+                    // newest committed seq (after waiting for another writer's commit).
                     let row = tx
                         .query_typed_one(
-                            "SELECT h.seq, r.record FROM audit_heads h
-                             LEFT JOIN audit_records r ON r.tenant = h.tenant AND r.seq = h.seq
-                             WHERE h.tenant = $1 FOR UPDATE OF h",
+                            "INSERT INTO audit_heads (tenant, seq) VALUES ($1, 0)
+                             ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
+                             RETURNING seq",
                             &[text(tenant)],
                         )
                         .await
                         .map_err(pg_err)?;
-                    let seq = to_u64(row.try_get(0).map_err(pg_err)?);
-                    let record: Option<String> = row.try_get(1).map_err(pg_err)?;
+                    let seq: i64 = row.try_get(0).map_err(pg_err)?;
+                    // A new statement, so a new snapshot under READ COMMITTED: it sees the
+                    // record the previous holder of the lock committed. (A join in the
+                    // locking statement would read it from the old snapshot.)
+                    let record: Option<String> = if seq == 0 {
+                        None
+                    } else {
+                        tx.query_typed_opt(
+                            "SELECT record FROM audit_records WHERE tenant = $1 AND seq = $2",
+                            &[text(tenant), int8(&seq)],
+                        )
+                        .await
+                        .map_err(pg_err)?
+                        .map(|r| r.try_get(0))
+                        .transpose()
+                        .map_err(pg_err)?
+                    };
+                    let seq = to_u64(seq);
                     let head = match (seq, record) {
                         (0, _) => None,
                         (seq, Some(r)) => Some((seq, r)),

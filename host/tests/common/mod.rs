@@ -29,7 +29,9 @@ pub fn bin() -> &'static str {
 
 impl Server {
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
-        Self::start_in(Command::new(bin()), data_dir, args)
+        let mut cmd = Command::new(bin());
+        cmd.env_remove("PHYLAX_ROOT_KEY").env_remove("PHYLAX_STORE");
+        Self::start_in(cmd, data_dir, args)
     }
 
     /// Starts the server under an open-file limit (`ulimit -n`).
@@ -41,6 +43,22 @@ impl Server {
             bin(),
         ]);
         Self::start_in(cmd, data_dir, args)
+    }
+
+    /// Starts the server with extra environment variables (e.g. shared keys).
+    pub fn start_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::start_in(cmd, data_dir, args)
+    }
+
+    /// A node of a PostgreSQL store: the shared keys, the store URL in `PHYLAX_STORE`.
+    pub fn start_node(data_dir: &Path, store: &str, args: &[&str]) -> Self {
+        let mut env = shared_keys();
+        env.push(("PHYLAX_STORE", store));
+        Self::start_env(data_dir, args, &env)
     }
 
     fn start_in(mut cmd: Command, data_dir: &Path, args: &[&str]) -> Self {
@@ -57,10 +75,14 @@ impl Server {
             .args(defaults)
             .args(args)
             .env("PHYLAX_ADMIN_TOKEN", ADMIN)
-            .env_remove("PHYLAX_ROOT_KEY")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // PHYLAX_TEST_SERVER_LOG=1 shows the servers' logs (for debugging a test).
+            .stderr(if std::env::var_os("PHYLAX_TEST_SERVER_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -244,4 +266,82 @@ pub fn resource_tenant(req: &Value) -> String {
         .find(|e| e["uid"] == *res)
         .map(|e| e["attrs"]["tenant"]["id"].as_str().unwrap().to_owned())
         .unwrap()
+}
+
+/// The keys every node of one PostgreSQL store shares (test values, never used elsewhere).
+pub const ROOT_KEY: &str = "BiOxd2NOIkZVKkBFwimZKP6iCHXGOVrbvVSijHorDRE";
+pub const AUDIT_KEY: &str = "6LZ8hVLRlYx6bH0R_eI6rnwK-kcm8qCivz1T8qwX7-w";
+pub const SIGNING_KEY: &str = "RZqH2W6V8x-5lYe00JkS1JKmSO-HryedyCtAZJipYvM";
+
+pub fn shared_keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("PHYLAX_ROOT_KEY", ROOT_KEY),
+        ("PHYLAX_AUDIT_KEY", AUDIT_KEY),
+        ("PHYLAX_BUNDLE_SIGNING_KEY", SIGNING_KEY),
+    ]
+}
+
+/// The test PostgreSQL server (`PHYLAX_TEST_POSTGRES`, which `scripts/test` sets after
+/// starting a throwaway cluster with `scripts/pg`). Under CI it must be there: a
+/// PostgreSQL test that silently skipped would be a test that cannot fail.
+pub fn postgres() -> Option<String> {
+    match std::env::var("PHYLAX_TEST_POSTGRES") {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_owned()),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("PHYLAX_TEST_POSTGRES is not set; scripts/test starts PostgreSQL and sets it")
+        }
+        _ => {
+            eprintln!("PHYLAX_TEST_POSTGRES is not set: skipping the PostgreSQL half (run `bash scripts/pg start DIR` and export its URL)");
+            None
+        }
+    }
+}
+
+/// A new empty database on the test server; returns its URL.
+pub fn fresh_database(base: &str, tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "t_{tag}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let out = Command::new("psql")
+        .arg(base)
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql (the PostgreSQL client) runs");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (head, tail) = base.split_once('?').map_or((base, ""), |(h, t)| (h, t));
+    let cut = head.rfind('/').expect("a database in the URL");
+    let mut url = format!("{}/{name}", &head[..cut]);
+    if !tail.is_empty() {
+        url.push('?');
+        url.push_str(tail);
+    }
+    url
+}
+
+/// Runs SQL on a test database with psql; returns its output (unaligned, tuples only).
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
