@@ -16,12 +16,15 @@ use std::sync::Arc;
 
 use phylax_host::store::{self, PolicyRow, Store, TenantRow};
 
+/// Opens one store (again: another "node" on it).
+type Opener = Box<dyn Fn() -> Arc<dyn Store>>;
+
 /// A fresh store of each backend: `(name, opener)`. The opener opens the same store
 /// again (another "node" on it).
-fn backends(tag: &str) -> Vec<(&'static str, Box<dyn Fn() -> Arc<dyn Store>>)> {
+fn backends(tag: &str) -> Vec<(&'static str, Opener)> {
     let dir = tempfile::tempdir().unwrap().keep();
     let path = dir.join("phylax.db");
-    let mut out: Vec<(&'static str, Box<dyn Fn() -> Arc<dyn Store>>)> = vec![(
+    let mut out: Vec<(&'static str, Opener)> = vec![(
         "sqlite",
         Box::new(move || {
             let url = format!("sqlite:{}", path.display());

@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Build, sign and verify policy bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
