@@ -10,9 +10,12 @@
 //!   one transaction that first takes `pg_advisory_xact_lock` (released at commit, so it
 //!   works through a pooler); a second node starting at the same time waits, then finds
 //!   them applied.
-//! - **Chains with many writers.** An append locks the tenant's `audit_heads` row with
-//!   `SELECT ... FOR UPDATE` and commits records and head together; the `(tenant, seq)`
-//!   primary key is the backstop, and a conflict is retried a bounded number of times.
+//! - **Chains with many writers.** A group commit locks the `audit_heads` row of every
+//!   tenant in the batch (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which waits
+//!   for another writer's commit and returns the newest seq), then inserts every record
+//!   and moves every head: four statements and one commit whatever the batch holds. The
+//!   `(tenant, seq)` primary key is the backstop; a conflict or a deadlock is retried a
+//!   bounded number of times.
 //! - **TLS** is rustls (ring) with the system's root certificates: `sslmode=require` in
 //!   the URL requires it and verifies the server's certificate and name; the default
 //!   (`prefer`) uses TLS when the server offers it.
@@ -20,6 +23,7 @@
 //! The [`Store`] trait is synchronous (the server calls it from `spawn_blocking`), so the
 //! store runs its own small tokio runtime for the client's connections and blocks on it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -343,6 +347,104 @@ async fn insert_records(
     Ok(())
 }
 
+/// One group commit: four statements whatever the number of tenants in the batch.
+async fn append_batch(
+    pool: &Pool,
+    tenants: &[String],
+    build: &mut ChainBuilder<'_>,
+) -> StoreResult<()> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(pg_err)?;
+    // 1. Create the missing head rows and lock every head of the batch, in the callers'
+    //    (sorted) order. ON CONFLICT DO UPDATE waits for another writer's commit and
+    //    RETURNING gives the newest committed seq.
+    let rows = tx
+        .query_typed(
+            "INSERT INTO audit_heads (tenant, seq)
+             SELECT t, 0 FROM UNNEST($1::TEXT[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+             ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
+             RETURNING tenant, seq",
+            &[(&tenants, Type::TEXT_ARRAY)],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut heads: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        heads.insert(r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?);
+    }
+    // 2. The head records, in a new statement: under READ COMMITTED it has a new
+    //    snapshot, so it sees what the previous holder of a lock committed (a join in the
+    //    locking statement would read from the old snapshot).
+    let (names, seqs): (Vec<&str>, Vec<i64>) = heads
+        .iter()
+        .filter(|(_, s)| **s > 0)
+        .map(|(t, s)| (t.as_str(), *s))
+        .unzip();
+    let mut records: HashMap<String, String> = HashMap::with_capacity(names.len());
+    if !names.is_empty() {
+        let rows = tx
+            .query_typed(
+                "SELECT r.tenant, r.record FROM audit_records r
+                 JOIN UNNEST($1::TEXT[], $2::BIGINT[]) AS h(t, s) ON r.tenant = h.t AND r.seq = h.s",
+                &[(&names, Type::TEXT_ARRAY), (&seqs, Type::INT8_ARRAY)],
+            )
+            .await
+            .map_err(pg_err)?;
+        for r in &rows {
+            records.insert(r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?);
+        }
+    }
+    // 3. The records of every tenant, chained onto its head.
+    let (mut r_tenants, mut r_seqs, mut r_texts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut h_tenants, mut h_seqs) = (Vec::new(), Vec::new());
+    for tenant in tenants {
+        let seq = heads.get(tenant).copied().unwrap_or(0);
+        let head = match (seq, records.remove(tenant)) {
+            (0, _) => None,
+            (seq, Some(r)) => Some((to_u64(seq), r)),
+            (seq, None) => {
+                return Err(StoreError::new(format!(
+                    "the chain head of a tenant names seq {seq}, which is not stored"
+                )))
+            }
+        };
+        let new = build(tenant, head);
+        let Some(last) = new.iter().map(|(s, _)| *s).max() else {
+            continue;
+        };
+        for (s, text) in new {
+            r_tenants.push(tenant.as_str());
+            r_seqs.push(to_i64(s));
+            r_texts.push(text);
+        }
+        h_tenants.push(tenant.as_str());
+        h_seqs.push(to_i64(last));
+    }
+    if !r_tenants.is_empty() {
+        // 4. Every record in one statement (the (tenant, seq) key is the backstop)...
+        tx.execute_typed(
+            "INSERT INTO audit_records (tenant, seq, record)
+             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[])",
+            &[
+                (&r_tenants, Type::TEXT_ARRAY),
+                (&r_seqs, Type::INT8_ARRAY),
+                (&r_texts, Type::TEXT_ARRAY),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+        // 5. ...and every head moved in one more.
+        tx.execute_typed(
+            "UPDATE audit_heads h SET seq = u.s
+             FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(t, s) WHERE h.tenant = u.t",
+            &[(&h_tenants, Type::TEXT_ARRAY), (&h_seqs, Type::INT8_ARRAY)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    tx.commit().await.map_err(pg_err)
+}
+
 impl Store for PgStore {
     fn ping(&self) -> StoreResult<()> {
         self.rows("SELECT 1", &[]).map(|_| ())
@@ -575,53 +677,7 @@ impl Store for PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.run(async {
-                let mut client = self.pool.get().await.map_err(pool_err)?;
-                let tx = client.transaction().await.map_err(pg_err)?;
-                for tenant in tenants {
-                    // Creates the head row if needed and locks it; RETURNING reads the
-                    // newest committed seq (after waiting for another writer's commit).
-                    let row = tx
-                        .query_typed_one(
-                            "INSERT INTO audit_heads (tenant, seq) VALUES ($1, 0)
-                             ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
-                             RETURNING seq",
-                            &[text(tenant)],
-                        )
-                        .await
-                        .map_err(pg_err)?;
-                    let seq: i64 = row.try_get(0).map_err(pg_err)?;
-                    // A new statement, so a new snapshot under READ COMMITTED: it sees the
-                    // record the previous holder of the lock committed. (A join in the
-                    // locking statement would read it from the old snapshot.)
-                    let record: Option<String> = if seq == 0 {
-                        None
-                    } else {
-                        tx.query_typed_opt(
-                            "SELECT record FROM audit_records WHERE tenant = $1 AND seq = $2",
-                            &[text(tenant), int8(&seq)],
-                        )
-                        .await
-                        .map_err(pg_err)?
-                        .map(|r| r.try_get(0))
-                        .transpose()
-                        .map_err(pg_err)?
-                    };
-                    let seq = to_u64(seq);
-                    let head = match (seq, record) {
-                        (0, _) => None,
-                        (seq, Some(r)) => Some((seq, r)),
-                        (seq, None) => {
-                            return Err(StoreError::new(format!(
-                                "the chain head of a tenant names seq {seq}, which is not stored"
-                            )))
-                        }
-                    };
-                    let records = build(tenant, head);
-                    insert_records(&tx, tenant, &records).await?;
-                }
-                tx.commit().await.map_err(pg_err)
-            });
+            let result = self.run(append_batch(&self.pool, tenants, &mut *build));
             match result {
                 Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
                     tracing::warn!(error = %e, attempt, "audit append conflict; retrying");
