@@ -30,7 +30,7 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Phylax", description = "Policy and crypto service: authorization, transit encryption, audit chains, API keys."),
+    info(title = "Phylax", description = "Policy and crypto service: authorization, transit encryption, audit chains, API keys. Many nodes may share one PostgreSQL store: a change made through one node (policies, key rotation, API-key revocation, offboarding) is in force on every node within the propagation bound (`sync_bound_ms`, default 1 s); a node that has not heard from the store within it answers 503 `store.stale`."),
     modifiers(&Bearer),
     paths(
         routes::health::healthz,
@@ -111,6 +111,10 @@ const ERROR_STATUSES: &[(&str, &str)] = &[
     (
         "500",
         "the server failed; details are in its log, never in the answer",
+    ),
+    (
+        "503",
+        "`store.unavailable` (the database is out of reach) or `store.stale` (this node has not heard from it within the propagation bound); retry after `Retry-After`",
     ),
 ];
 

@@ -176,6 +176,10 @@ pub async fn list(
 }
 
 /// `POST /v1/tenants/{tenant}/api-keys/{key_id}/rotate`.
+///
+/// The new key works on every node at once; the old key's new expiry is in force on every
+/// node within the propagation bound (`sync_bound_ms`, default 1 s): a node that cannot
+/// confirm it within that time answers 503 `store.stale` instead.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys/{key_id}/rotate", request_body = RotateKey, responses((status = 200, body = IssuedKey)), security(("bearer" = [])))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
@@ -208,7 +212,11 @@ pub async fn rotate(
     }))
 }
 
-/// `DELETE /v1/tenants/{tenant}/api-keys/{key_id}`: revokes at once.
+/// `DELETE /v1/tenants/{tenant}/api-keys/{key_id}`: revokes the key.
+///
+/// Refused at once by the node that answers; in force on every node within the
+/// propagation bound (`sync_bound_ms`, default 1 s): a node that cannot confirm it within
+/// that time answers 503 `store.stale` instead.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{key_id}", responses((status = 200, description = "`{\"ok\": ApiKeyRecord}`")), security(("bearer" = [])))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,

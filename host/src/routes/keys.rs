@@ -46,6 +46,10 @@ pub struct Rotated {
 }
 
 /// `POST /v1/tenants/{tenant}/keys/rotate`.
+///
+/// New ciphertexts use the new key version on this node at once. In force on every node
+/// within the propagation bound (`sync_bound_ms`, default 1 s): a node that cannot
+/// confirm it within that time answers 503 `store.stale` instead.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/keys/rotate", request_body = RotateKey, responses((status = 200, body = Rotated)), security(("bearer" = [])))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,

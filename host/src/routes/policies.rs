@@ -54,6 +54,10 @@ fn version(row: PolicyRow) -> ApiResult<PolicyVersion> {
 }
 
 /// `PUT /v1/tenants/{tenant}/policies`: validate and store a new version.
+///
+/// Decided with on this node at once, on every other node once it has rebuilt its
+/// engine after its next change poll (the poll interval plus the build time, well
+/// within `sync_bound_ms`, default 1 s).
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/policies", request_body = PutPolicies, responses((status = 200, body = PolicyVersion), (status = 400, description = "invalid policies, with file:line:column")), security(("bearer" = [])))]
 pub async fn put(
     State(state): State<Arc<AppState>>,

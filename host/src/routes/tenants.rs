@@ -119,6 +119,9 @@ pub async fn get(
 /// (crypto-shredding: every ciphertext of the tenant now fails with
 /// `crypto.key_destroyed`), its API keys revoked, and it is marked deleted. The audit
 /// chain is kept. Platform admin only.
+///
+/// In force on every node within the propagation bound (`sync_bound_ms`, default
+/// 1 s).
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}", responses((status = 200, body = TenantInfo)), security(("bearer" = [])))]
 pub async fn offboard(
     State(state): State<Arc<AppState>>,
