@@ -25,11 +25,24 @@ const TARGETS = {
   'wasm-size': { what: 'shipped `.wasm`, gzipped (gzip -9)', goal: { leBytes: 700_000 } },
   'wasmtime-vs-native': { what: 'wasmtime component vs native, one decision', goal: null },
   'host-load': { what: '`phylax serve` decisions/s and p99 over loopback', goal: null },
+  'scale-mix': { what: 'pack mix (76% denials, audited) on one SQLite node vs before scale-out', goal: { ge: 10 } },
+  'scale-allow': { what: 'allowed decisions on one SQLite node (`load.sh`, 16 conn.) vs before scale-out', goal: { ge: 2 } },
+  'scale-postgres': { what: 'one PostgreSQL node vs one SQLite node, same run', goal: { ge: 0.7 } },
+  'group-commit': { what: 'audited appends/s: group commit vs one commit per request, same run', goal: null },
 };
+
+// The rates before the scale-out work (issue 12), 16 connections on these 2-core machines:
+// the pack mix as the issue measured it, and allowed decisions from the load benchmark of
+// the last BENCHMARKS.md before it (host/bench/load.sh, --engine native, 16 connections).
+const BEFORE_SCALE_OUT = { mix: 1500, allow: 14604 };
 
 // Known, checked explanations for a missed target, keyed by target. Short; a target
 // without one says so, and any further "why" belongs in the closing note by hand.
 const EXPLANATIONS = {
+  'scale-mix':
+    'CPU-bound: wrk, the node and (for PostgreSQL) the database share 2 cores; each request is a Cedar decision from JSON plus, for a denial, an HMAC-chained audit record. Group commit removed the one-fsync-per-denial limit (see the one-commit-each rows).',
+  'scale-allow':
+    'Before, each request also read its API key from SQLite; it now comes from a cache, and mimalloc replaced glibc malloc. What remains per request is HTTP, the credential check and a Cedar decision from JSON, on 2 cores shared with wrk.',
   'decision-overhead':
     '`engine_decide` also joins the request\'s entities to the base entities (a Cedar store per request); the "of which" rows below price that join\'s parts.',
   'native-encrypt-small':
@@ -164,6 +177,8 @@ function render(dir) {
   const nodeRes = readJson(join(dir, 'node.json'));
   const load = { native: readJson(join(dir, 'load-native.json')), wasm: readJson(join(dir, 'load-wasm.json')) };
   const compile = readJson(join(dir, 'engine_wasm_compile.json'));
+  const scale = readJson(join(dir, 'scale.json'));
+  const sc = (store, nodes, workload) => scale?.runs?.find((r) => r.store === store && r.nodes === nodes && r.workload === workload);
   const steps = existsSync(join(dir, 'steps.jsonl'))
     ? readFileSync(join(dir, 'steps.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
     : [];
@@ -228,6 +243,25 @@ function render(dir) {
   for (const engine of ['native', 'wasm']) {
     const p = peak(load[engine]);
     addTarget('host-load', `--engine ${engine}, best level`, p ? `**${p.rps.toLocaleString('en-US')}/s**, p99 ${fmtTime(p.p99_ms * 1e6)} (${p.connections} conn.)` : '—', p ? verdict(null) : 'not run');
+  }
+  {
+    // Allowed decisions as the "before" figure was measured: load.sh, native, 16 connections.
+    const level16 = load.native?.levels?.find((l) => l.connections === 16);
+    const allow = level16 && { rps: level16.rps, p99Ms: level16.p99_ms };
+    const mix = sc('sqlite', 1, 'mix');
+    // One run per workload: a point, no interval.
+    const point = (x) => ({ x, lo: x, hi: x });
+    const rate = (r) => `**${r.rps.toLocaleString('en-US')}/s**, p99 ${fmtTime(r.p99Ms * 1e6)}`;
+    addTarget('scale-mix', `÷ ${BEFORE_SCALE_OUT.mix.toLocaleString('en-US')}/s before`, mix ? `${rate(mix)} = ${fmtX(mix.rps / BEFORE_SCALE_OUT.mix)}` : '—', mix ? verdict(TARGETS['scale-mix'].goal, point(mix.rps / BEFORE_SCALE_OUT.mix)) : 'not run');
+    addTarget('scale-allow', `÷ ${BEFORE_SCALE_OUT.allow.toLocaleString('en-US')}/s before`, allow ? `${rate(allow)} = ${fmtX(allow.rps / BEFORE_SCALE_OUT.allow)}` : '—', allow ? verdict(TARGETS['scale-allow'].goal, point(allow.rps / BEFORE_SCALE_OUT.allow)) : 'not run');
+    for (const w of ['mix', 'allow']) {
+      const [pg, lite] = [sc('postgres', 1, w), sc('sqlite', 1, w)];
+      addTarget('scale-postgres', `${w === 'mix' ? 'pack mix' : 'allowed decisions'}: PostgreSQL ÷ SQLite (decisions/s)`, pg && lite ? `**${fmtX(pg.rps / lite.rps)}**` : '—', pg && lite ? verdict(TARGETS['scale-postgres'].goal, point(pg.rps / lite.rps)) : 'not run');
+    }
+    for (const store of ['sqlite', 'postgres']) {
+      const [g, one] = [sc(store, 1, 'append-16'), sc(store, 1, 'append-16-single')];
+      addTarget('group-commit', `${store}, 16 tenants: group ÷ one commit each`, g && one ? `**${fmtX(g.rps / one.rps)}**` : '—', g && one ? verdict(null) : 'not run');
+    }
   }
   L.push('## Targets', '', table(['target', 'measured as', 'value', 'goal', 'status'], targetRows.map((t) => t.row), 'llrll'), '');
   L.push('"÷" ratios of times: above 1× means the first named is slower, i.e. Phylax is faster where a peer comes first. The size goal is 700 KB = 700,000 bytes.', '');
@@ -393,6 +427,16 @@ function render(dir) {
       })),
     '',
   );
+
+  // ---- scale-out
+  L.push('## Host: SQLite and PostgreSQL nodes', '');
+  L.push(`\`host/bench/scale.sh\`: wrk over loopback, ${scale?.connections ?? '?'} connections, ${scale?.durationS ?? '?'} s per run, on the same ${m.cores ?? '?'} cores as the servers and the throwaway PostgreSQL cluster (\`scripts/pg\`, fsync on). "Allowed decisions": the allowed request of \`load.sh\`. "Pack mix": the healthcare pack's 728 requests of one tenant in turn, 76% denials, each denial committed to the tenant's audit chain before the answer. "Audited appends": one event per \`POST /audit/events\`, for one tenant or round-robin over 16. "One commit each": the node run with \`--audit-batch-max 1\`. Two nodes: two wrk processes, half the connections each, rates summed, the worse p99.`, '');
+  const sn = notRun('scale');
+  if (sn) L.push(sn, '');
+  if (scale?.runs?.length) {
+    L.push(table(['workload', 'store', 'nodes', 'requests/s', 'p50', 'p99', 'errors'],
+      scale.runs.map((r) => [r.label, r.store, String(r.nodes), r.rps.toLocaleString('en-US'), fmtTime(r.p50Ms * 1e6), fmtTime(r.p99Ms * 1e6), String(r.errors + r.non2xx)]), 'lllrrrr'), '');
+  }
 
   // ---- no peer
   L.push('## Other core operations (no peer measured)', '');
