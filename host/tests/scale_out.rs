@@ -2,7 +2,8 @@
 //! traffic over three nodes with one SIGKILLed and restarted; changes made through one
 //! node in force on the others within the stated bound (measured and printed); a
 //! SQLite installation copied over with `phylax store copy`, interrupted and resumed; the
-//! database out of reach at start and in the middle of a run.
+//! database out of reach at start and in the middle of a run; two nodes through PgBouncer
+//! in transaction mode (`PHYLAX_TEST_POSTGRES_POOLER`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -756,4 +757,211 @@ fn the_database_going_away_and_coming_back() {
         .filter_map(|r| r["event"]["operation"].as_str().map(str::to_owned))
         .collect();
     assert!(ops.contains(&"before".to_owned()) && ops.contains(&"after".to_owned()));
+}
+
+/// Two nodes through PgBouncer in `pool_mode = transaction` (`PHYLAX_TEST_POSTGRES_POOLER`;
+/// Neon's `-pooler` endpoint is one): a server connection is a node's connection's only
+/// for one transaction, and the next one may be another's, so anything resting on session
+/// state (named prepared statements, `SET`, `LISTEN`, session advisory locks) breaks here. The nodes race to migrate the empty database, ingest
+/// concurrently into one chain, and see each other's policy change and key revocation
+/// within the bound.
+#[test]
+fn two_nodes_through_a_transaction_mode_pooler() {
+    let (Some(base), Some(pooler)) = (common::postgres(), common::postgres_pooler()) else {
+        return;
+    };
+    let direct = common::fresh_database(&base, "pooler");
+    let db = common::with_database(&pooler, common::database_of(&direct));
+    let dir = tempfile::tempdir().unwrap();
+    let entities = entities_file(dir.path());
+    let args = node_args(&entities);
+    let started = Instant::now();
+    let nodes = start_nodes(dir.path(), &db, &args, 2);
+    println!(
+        "2 nodes started at once through PgBouncer on an empty database in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(
+        common::psql(&direct, "SELECT count(*) FROM phylax_migrations"),
+        "1",
+        "the migrations ran once"
+    );
+    // The test's database is pooled by PgBouncer in transaction mode.
+    let name = common::database_of(&direct);
+    let pools = common::pgbouncer_show(&pooler, "SHOW POOLS");
+    let pool = pools
+        .iter()
+        .find(|p| p["database"] == name)
+        .unwrap_or_else(|| panic!("no PgBouncer pool for {name}: {pools:?}"));
+    assert_eq!(pool["pool_mode"], "transaction", "{pool:?}");
+
+    nodes[0].create_tenant("acme");
+    let admin_key = nodes[0].api_key("acme", &["*"]);
+    let doomed = nodes[0].api_key("acme", &["authorize"]);
+    let staff_export = case("staff export same-tenant mfa own-patient");
+    assert_eq!(staff_export["decision"], "deny");
+    let decide = |node: &Server| {
+        let r = node.req(
+            "POST",
+            "/v1/authorize",
+            Some(&doomed),
+            Some(&staff_export["request"].to_string()),
+        );
+        (r.status, r.json()["ok"]["decision"].clone())
+    };
+    // Both nodes know both keys (node 2 through the store).
+    for n in &nodes {
+        assert_eq!(decide(n), (200, json!("deny")));
+    }
+
+    // 4 threads x 100 single-event ingests into one chain, alternating nodes.
+    let acked: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let refused: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let ingest_start = Instant::now();
+    std::thread::scope(|s| {
+        for worker in 0..4usize {
+            let (nodes, admin_key, acked, refused) = (&nodes, &admin_key, &acked, &refused);
+            s.spawn(move || {
+                for i in 0..100usize {
+                    let node = &nodes[(worker + i) % 2];
+                    let op = format!("w{worker}-{i}");
+                    let ev = json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": op, "time": phylax_host::state::now(), "outcome": "success"});
+                    let body = json!({"events": [ev]}).to_string();
+                    let r = node.req(
+                        "POST",
+                        "/v1/tenants/acme/audit/events",
+                        Some(admin_key),
+                        Some(&body),
+                    );
+                    if r.status == 200 {
+                        acked.lock().unwrap().push(op);
+                    } else {
+                        refused
+                            .lock()
+                            .unwrap()
+                            .push(format!("{op}: {} {}", r.status, r.text));
+                    }
+                }
+            });
+        }
+    });
+    let ingest_time = ingest_start.elapsed();
+    let acked = acked.into_inner().unwrap();
+    let refused = refused.into_inner().unwrap();
+    println!(
+        "{} of 400 concurrent single-event ingests acknowledged through PgBouncer in {} ms ({:.0}/s)",
+        acked.len(),
+        ingest_time.as_millis(),
+        acked.len() as f64 / ingest_time.as_secs_f64()
+    );
+    assert!(refused.is_empty(), "refused ingests: {refused:?}");
+
+    // A policy change through node 1, in force on node 2 within the bound.
+    let permit = r#"@id("acme-staff-export")
+permit (principal in Role::"staff", action == Action::"export", resource)
+when { resource.tenant == Tenant::"acme" };"#;
+    let body = json!({"policies": [{"name": "acme.cedar", "text": permit}]}).to_string();
+    let r = nodes[0].req(
+        "PUT",
+        "/v1/tenants/acme/policies",
+        Some(&admin_key),
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(decide(&nodes[0]), (200, json!("allow")));
+    let took = time_until(Duration::from_secs(5), || decide(&nodes[1]).1 == "allow");
+    println!(
+        "policy change in force on node 2 after {} ms",
+        took.as_millis()
+    );
+    assert!(took <= BOUND, "policy change took {took:?} on node 2");
+
+    // A revocation through node 1, refused by node 2 within the bound and ever after.
+    let keys = nodes[0]
+        .req("GET", "/v1/tenants/acme/api-keys", Some(&admin_key), None)
+        .json();
+    let id = keys["ok"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["scopes"] == json!(["authorize"]))
+        .unwrap()["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = nodes[0].req(
+        "DELETE",
+        &format!("/v1/tenants/acme/api-keys/{id}"),
+        Some(&admin_key),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(decide(&nodes[0]).0, 401, "refused at once by node 1");
+    let took = time_until(Duration::from_secs(5), || decide(&nodes[1]).0 == 401);
+    println!(
+        "revocation in force on node 2 after {} ms",
+        took.as_millis()
+    );
+    assert!(took <= BOUND, "revocation took {took:?} on node 2");
+    for _ in 0..10 {
+        for n in &nodes {
+            assert_eq!(decide(n).0, 401);
+        }
+    }
+
+    // One chain: dense seqs, every acknowledged event exactly once, the same through
+    // both nodes, valid on both.
+    let records = export(&nodes[1], "acme", &admin_key);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["seq"].as_u64().unwrap(), i as u64 + 1, "gap or duplicate");
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &records {
+        if let Some(op) = r["event"]["operation"].as_str() {
+            *seen.entry(op).or_default() += 1;
+        }
+    }
+    for op in &acked {
+        assert_eq!(
+            seen.get(op.as_str()),
+            Some(&1),
+            "{op} not present exactly once"
+        );
+    }
+    // (An export is audited: node 1's has node 2's export appended.)
+    let again = export(&nodes[0], "acme", &admin_key);
+    assert!(
+        again.len() > records.len() && again[..records.len()] == records[..],
+        "node 1 exports another chain than node 2"
+    );
+    for node in &nodes {
+        let v = node
+            .req(
+                "POST",
+                "/v1/tenants/acme/audit/verify",
+                Some(&admin_key),
+                None,
+            )
+            .json();
+        assert_eq!(v["ok"]["valid"], true, "{v}");
+    }
+    assert_eq!(
+        common::psql(&direct, "SELECT count(*) FROM phylax_migrations"),
+        "1"
+    );
+    let stats = common::pgbouncer_show(&pooler, "SHOW STATS");
+    let stat = stats.iter().find(|p| p["database"] == name);
+    let pools = common::pgbouncer_show(&pooler, "SHOW POOLS");
+    let pool = pools.iter().find(|p| p["database"] == name).unwrap();
+    let count = |row: &BTreeMap<String, String>, cols: &[&str]| -> u64 {
+        cols.iter().map(|c| row[*c].parse::<u64>().unwrap()).sum()
+    };
+    println!(
+        "{} records, dense, every acknowledged event once, verified on both nodes; {} transactions and {} queries through PgBouncer; now {} client and {} server connections in the pool",
+        records.len(),
+        stat.map_or(0, |s| count(s, &["total_xact_count"])),
+        stat.map_or(0, |s| count(s, &["total_query_count"])),
+        count(pool, &["cl_active", "cl_waiting"]),
+        count(pool, &["sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login"]),
+    );
 }

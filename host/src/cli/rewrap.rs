@@ -39,6 +39,10 @@ pub struct RewrapArgs {
     /// The server's data dir (reads the tenant's keyring from the store).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The server's store, when it is not SQLite in the data dir: `postgres://...` or
+    /// `sqlite:PATH` (reads the tenant's keyring from it).
+    #[arg(long, env = "PHYLAX_STORE", hide_env_values = true, value_parser = crate::config::StoreUrl::parse)]
+    pub store: Option<crate::config::StoreUrl>,
     /// A keyring JSON file instead of the store.
     #[arg(long)]
     pub keyring: Option<PathBuf>,
@@ -94,20 +98,29 @@ fn rewrap_line(keyring: &Keyring, spec: &RecordSpec, line: &str) -> Result<(Stri
     ))
 }
 
+fn tenant_keyring(store: &dyn Store, tenant: &str) -> Result<String, String> {
+    Ok(store
+        .tenant(tenant)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant `{tenant}` in the store"))?
+        .keyring)
+}
+
 /// Runs the rewrap.
 pub fn run(args: &RewrapArgs) -> Result<ExitCode, String> {
     let root = super::existing_root_key(args.root_key_file.as_deref(), args.data_dir.as_deref())?;
-    let keyring_json = match (&args.keyring, &args.data_dir) {
-        (Some(k), _) => super::read(k)?,
-        (None, Some(d)) => {
-            let store = SqliteStore::open_dir(d).map_err(|e| e.to_string())?;
-            store
-                .tenant(&args.tenant)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no tenant `{}` in {}", args.tenant, d.display()))?
-                .keyring
+    let keyring_json = match (&args.keyring, &args.store, &args.data_dir) {
+        (Some(k), _, _) => super::read(k)?,
+        (None, Some(url), _) => {
+            let store = crate::store::open(Some(url.expose()), Path::new("."), 2)
+                .map_err(|e| e.to_string())?;
+            tenant_keyring(&*store, &args.tenant)?
         }
-        (None, None) => return Err("give --data-dir or --keyring".to_owned()),
+        (None, None, Some(d)) => {
+            let store = SqliteStore::open_dir(d).map_err(|e| e.to_string())?;
+            tenant_keyring(&store, &args.tenant)?
+        }
+        (None, None, None) => return Err("give --data-dir, --store or --keyring".to_owned()),
     };
     let keyring = Keyring::open_json(&keyring_json, &root).map_err(|e| e.to_string())?;
     let spec: RecordSpec = serde_json::from_str(&super::read(&args.spec)?)

@@ -345,3 +345,71 @@ pub fn psql(url: &str, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The pooler in front of the test server (`PHYLAX_TEST_POSTGRES_POOLER`): PgBouncer in
+/// `pool_mode = transaction`, as Neon's `-pooler` endpoint is, which `scripts/test` starts
+/// with `scripts/pg pgbouncer` and sets. Under CI it must be there, like [`postgres`].
+pub fn postgres_pooler() -> Option<String> {
+    match std::env::var("PHYLAX_TEST_POSTGRES_POOLER") {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_owned()),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "PHYLAX_TEST_POSTGRES_POOLER is not set; scripts/test starts PgBouncer and sets it"
+            )
+        }
+        _ => {
+            eprintln!("PHYLAX_TEST_POSTGRES_POOLER is not set: skipping the pooler test (run `bash scripts/pg pgbouncer DIR` on a cluster of `scripts/pg start` and export its URL)");
+            None
+        }
+    }
+}
+
+/// The database of a `postgres://` URL (its last path segment).
+pub fn database_of(url: &str) -> &str {
+    let head = url.split_once('?').map_or(url, |(h, _)| h);
+    let cut = head.rfind('/').expect("a database in the URL");
+    &head[cut + 1..]
+}
+
+/// `url` with its database replaced by `name` (any `?query` kept): e.g. the pooler's URL
+/// for a database made with [`fresh_database`].
+pub fn with_database(url: &str, name: &str) -> String {
+    let (head, tail) = url.split_once('?').map_or((url, ""), |(h, t)| (h, t));
+    let cut = head.rfind('/').expect("a database in the URL");
+    let mut out = format!("{}/{name}", &head[..cut]);
+    if !tail.is_empty() {
+        out.push('?');
+        out.push_str(tail);
+    }
+    out
+}
+
+/// The rows of a PgBouncer admin console command (`SHOW POOLS`, `SHOW STATS`...) through
+/// the pooler at `pooler` (its role is one of the `admin_users`), as column -> value.
+pub fn pgbouncer_show(
+    pooler: &str,
+    command: &str,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let out = Command::new("psql")
+        .arg(with_database(pooler, "pgbouncer"))
+        .args(["-X", "-q", "-A", "-P", "footer=off", "-c", command])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split('|'))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
