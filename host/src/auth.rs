@@ -339,7 +339,7 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
     }
     state.failed_auth.check(ip)?;
     // Credentials are checked against caches only while they are known current.
-    state.sync.check_fresh()?;
+    state.sync.ensure_fresh(state).await?;
     let credential = match verify(state, req.authorization.as_ref(), ip).await {
         Ok(c) => c,
         Err(e) => {
@@ -492,6 +492,20 @@ async fn verify_api_key(
     };
     let record: ApiKeyRecord = serde_json::from_str(&json).map_err(ApiError::internal)?;
     match api_key::verify(&parsed, &record, now()) {
+        // Offboarding revokes a tenant's keys; a key written in a race with it (on
+        // another node) is refused all the same.
+        Ok(_)
+            if state
+                .sync
+                .tenant(state, &tenant)
+                .await?
+                .is_none_or(|t| t.deleted_at.is_some()) =>
+        {
+            Err(ApiError::unauthenticated(
+                "auth.invalid",
+                "the credential is not valid",
+            ))
+        }
         Ok(v) => Ok(Credential::ApiKey {
             key_id: v.key_id,
             tenant: v.tenant,

@@ -7,7 +7,7 @@
 //! | `auth.missing`, `auth.invalid`, `identity.*` of a credential | 401 |
 //! | `auth.forbidden`, `auth.other_tenant`, `auth.break_glass_required`, `auth.scope`, `auth.mfa_required`, `auth.escalation`, `policy.tenant_mismatch` | 403 |
 //! | `*.not_found` | 404 |
-//! | `tenant.exists` | 409 |
+//! | `tenant.exists`, `request.conflict` (another writer changed it first) | 409 |
 //! | `crypto.key_destroyed`, `tenant.offboarded` | 410 Gone: the data is gone for good, retrying cannot help |
 //! | `request.method_not_allowed` | 405 |
 //! | `request.too_large` | 413 |
@@ -91,6 +91,17 @@ impl ApiError {
         )
     }
 
+    /// 409 `request.conflict`: another request (on this node or another) changed what this
+    /// one read before it could write; nothing was written.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "request.conflict",
+            message,
+            "read the current state and retry if it still applies",
+        )
+    }
+
     /// 500, without internals in the body (they go to the log).
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!(error = %message, "internal error");
@@ -134,7 +145,7 @@ pub fn status_for_code(code: &str) -> StatusCode {
         "crypto.unwrap_failed" | "crypto.random_unavailable" | "policy.random_unavailable" => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
-        "tenant.exists" => StatusCode::CONFLICT,
+        "tenant.exists" | "request.conflict" => StatusCode::CONFLICT,
         "request.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "request.method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "request.timeout" => StatusCode::REQUEST_TIMEOUT,

@@ -13,15 +13,15 @@
 //! rotated keyring or an offboarded tenant is in force on every node within
 //! `sync_bound_ms` of the commit — even on a node cut off from the database, which stops
 //! answering rather than answer from a stale cache. A policy change is in force once the
-//! polling node has rebuilt its engine (the poll interval plus the build time; measured
-//! in `host/tests/scale_out.rs`).
+//! polling node has rebuilt its engine, which it does off the poll path (the poll
+//! interval plus the build time; measured in `host/tests/scale_out.rs`).
 //!
 //! A cache fill races with an invalidation: a request that read the store before a
 //! change was applied must not put the old value back. Each fill is made only if no
 //! invalidation happened since the request's read began (a generation counter).
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,10 @@ pub struct NodeSync {
     fresh_at: Mutex<Instant>,
     /// One poll at a time (the background poller and `poll_now` after a local write).
     polling: tokio::sync::Mutex<()>,
+    /// A background engine rebuild is asked for and has not started reading yet.
+    rebuild_pending: AtomicBool,
+    /// The last background rebuild failed: the next poll asks again.
+    rebuild_failed: AtomicBool,
     tenants: Cache<Option<TenantRow>>,
     api_keys: Cache<Option<(String, String)>>,
     keyrings: Cache<Arc<Keyring>>,
@@ -86,6 +90,8 @@ impl NodeSync {
             generation: AtomicU64::new(0),
             fresh_at: Mutex::new(Instant::now()),
             polling: tokio::sync::Mutex::new(()),
+            rebuild_pending: AtomicBool::new(false),
+            rebuild_failed: AtomicBool::new(false),
             tenants: cache(),
             api_keys: cache(),
             keyrings: cache(),
@@ -120,6 +126,27 @@ impl NodeSync {
         );
         e.retry_after = Some(1);
         Err(e)
+    }
+
+    /// Makes sure the caches are current before a request relies on them: within the
+    /// bound, at once; past it (a poll delayed by load, or the database away), by
+    /// polling now — requests arriving together wait for one poll — for at most the
+    /// bound, then 503 `store.stale`. Under load this turns a late poll into latency
+    /// instead of errors, and the guarantee holds: a poll that starts after the request
+    /// arrived sees every commit before it.
+    pub async fn ensure_fresh(&self, state: &Arc<AppState>) -> ApiResult<()> {
+        if self.check_fresh().is_ok() {
+            return Ok(());
+        }
+        let asked = Instant::now();
+        if let Ok(Ok(rebuild)) =
+            tokio::time::timeout(self.bound, self.poll_since(state, asked)).await
+        {
+            if rebuild {
+                self.request_rebuild(state);
+            }
+        }
+        self.check_fresh()
     }
 
     /// A tenant row (`None`: no such tenant), from the cache or the store.
@@ -213,10 +240,20 @@ impl NodeSync {
         lock(&self.api_keys).clear();
     }
 
-    /// Polls the store once and applies what changed. A local write calls this before
-    /// it answers, so its own node is current at once.
-    pub async fn poll_now(&self, state: &Arc<AppState>) -> ApiResult<()> {
+    /// Polls the store once and drops what changed; returns whether the engine must be
+    /// rebuilt (tenants or policies changed). A local write calls this, then rebuilds,
+    /// before it answers ([`AppState::changed`]), so its own node is current at once.
+    pub async fn poll_now(&self, state: &Arc<AppState>) -> ApiResult<bool> {
+        self.poll_since(state, Instant::now()).await
+    }
+
+    /// Polls unless a poll that started at or after `asked` has already completed while
+    /// this one waited for its turn.
+    async fn poll_since(&self, state: &Arc<AppState>, asked: Instant) -> ApiResult<bool> {
         let _one = self.polling.lock().await;
+        if *lock(&self.fresh_at) >= asked {
+            return Ok(false);
+        }
         let started = Instant::now();
         let mut rebuild = false;
         loop {
@@ -246,10 +283,27 @@ impl NodeSync {
         }
         // Credentials, tenants and keyrings are current from here on.
         *lock(&self.fresh_at) = started;
-        if rebuild {
-            state.rebuild_engine().await?;
+        Ok(rebuild)
+    }
+
+    /// Rebuilds the engine in the background, off the poll path, so a slow build (many
+    /// tenants) never holds up the next poll and the caches' freshness. Requests while
+    /// one is pending coalesce; builds are serialized by [`AppState::rebuild_engine`].
+    fn request_rebuild(&self, state: &Arc<AppState>) {
+        if self.rebuild_pending.swap(true, Ordering::AcqRel) {
+            return;
         }
-        Ok(())
+        let state = state.clone();
+        tokio::spawn(async move {
+            // Cleared before the build reads the store: a change after this point asks
+            // for another build.
+            state.sync.rebuild_pending.store(false, Ordering::Release);
+            if let Err(e) = state.rebuild_engine().await {
+                tracing::warn!(code = %e.body.code, "engine rebuild after a change failed; the next change retries");
+                // Ask again at the next poll rather than keep a stale engine silently.
+                state.sync.rebuild_failed.store(true, Ordering::Release);
+            }
+        });
     }
 
     /// The background poller: runs until the process ends.
@@ -260,12 +314,18 @@ impl NodeSync {
             let mut failing = false;
             loop {
                 tick.tick().await;
-                match state.sync.poll_now(&state).await {
-                    Ok(()) if failing => {
+                let polled = state.sync.poll_now(&state).await.map(|rebuild| {
+                    rebuild || state.sync.rebuild_failed.swap(false, Ordering::AcqRel)
+                });
+                if let Ok(true) = polled {
+                    state.sync.request_rebuild(&state);
+                }
+                match polled {
+                    Ok(_) if failing => {
                         tracing::info!("store reachable again; caches current");
                         failing = false;
                     }
-                    Ok(()) => {}
+                    Ok(_) => {}
                     Err(e) if !failing => {
                         tracing::warn!(code = %e.body.code, "change poll failed; serving until the bound, then 503");
                         failing = true;

@@ -98,7 +98,10 @@ const ERROR_STATUSES: &[(&str, &str)] = &[
     ("404", "no such tenant, key, version or route"),
     ("405", "the route does not take this method"),
     ("408", "the request took longer than the request timeout"),
-    ("409", "the tenant exists"),
+    (
+        "409",
+        "the tenant exists, or another request changed what this one read first",
+    ),
     (
         "410",
         "the tenant was offboarded: its data is gone for good",

@@ -52,6 +52,9 @@ pub struct AppState {
     pub jwt: Option<JwtVerifier>,
     /// Serializes control-plane writes (tenant create/offboard, policies, rotation).
     pub admin_lock: tokio::sync::Mutex<()>,
+    /// One engine build at a time, each reading the store after the one before it
+    /// installed its engine, so an older build never replaces a newer one.
+    rebuild_lock: tokio::sync::Mutex<()>,
 }
 
 /// Unix seconds now.
@@ -128,11 +131,13 @@ impl AppState {
             signing_key: parts.signing_key,
             jwt: parts.jwt,
             admin_lock: tokio::sync::Mutex::new(()),
+            rebuild_lock: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Rebuilds the engine from the store (after tenants or policies changed).
     pub async fn rebuild_engine(self: &Arc<Self>) -> ApiResult<()> {
+        let _one = self.rebuild_lock.lock().await;
         let state = self.clone();
         let engine =
             blocking(move || build_engine(&*state.store, &state.factory, &state.extra_entities))
@@ -172,7 +177,10 @@ impl AppState {
     /// caller answers: caches dropped, the engine rebuilt when tenants or policies
     /// changed.
     pub async fn changed(self: &Arc<Self>) -> ApiResult<()> {
-        self.sync.poll_now(self).await
+        if self.sync.poll_now(self).await? {
+            self.rebuild_engine().await?;
+        }
+        Ok(())
     }
 }
 

@@ -80,7 +80,50 @@ fn rows_round_trip_and_record_changes() {
         );
         assert_eq!(s.api_keys("acme").unwrap(), vec!["{\"r\":2}".to_owned()]);
 
-        s.update_keyring("beta", "{\"rotated\":1}").unwrap();
+        // A keyring is replaced only over the one it was made from.
+        let beta = tenant("beta").keyring;
+        assert!(
+            s.update_keyring("beta", &beta, "{\"rotated\":1}").unwrap(),
+            "{name}"
+        );
+        assert!(
+            !s.update_keyring("beta", &beta, "{\"lost\":1}").unwrap(),
+            "{name}: stale"
+        );
+        assert_eq!(
+            s.tenant("beta").unwrap().unwrap().keyring,
+            "{\"rotated\":1}"
+        );
+        // An API key record is swapped only if unchanged.
+        assert!(!s
+            .swap_api_keys(
+                "acme",
+                "k1",
+                "{\"r\":1}",
+                &[("k1".into(), "{\"lost\":1}".into())]
+            )
+            .unwrap());
+        assert!(
+            !s.swap_api_keys(
+                "beta",
+                "k1",
+                "{\"r\":2}",
+                &[("k1".into(), "{\"lost\":1}".into())]
+            )
+            .unwrap(),
+            "{name}: another tenant's key"
+        );
+        assert!(s
+            .swap_api_keys(
+                "acme",
+                "k1",
+                "{\"r\":2}",
+                &[
+                    ("k1".into(), "{\"r\":3}".into()),
+                    ("k2".into(), "{\"new\":1}".into())
+                ]
+            )
+            .unwrap());
         s.offboard_tenant(
             "acme",
             "{\"destroyed\":1}",
@@ -90,6 +133,12 @@ fn rows_round_trip_and_record_changes() {
         .unwrap();
         let acme = s.tenant("acme").unwrap().unwrap();
         assert_eq!(acme.deleted_at, Some(30));
+        // No rotation lands on an offboarded tenant, even one read before it.
+        assert!(
+            !s.update_keyring("acme", "{\"destroyed\":1}", "{\"back\":1}")
+                .unwrap(),
+            "{name}"
+        );
         assert_eq!(acme.keyring, "{\"destroyed\":1}");
         // Offboarded tenants have no current policies.
         assert!(s.current_policies().unwrap().is_empty(), "{name}");
@@ -112,6 +161,8 @@ fn rows_round_trip_and_record_changes() {
             ("api_key", "k1"),
             ("api_key", "k1"),
             ("keyring", "beta"),
+            ("api_key", "k1"),
+            ("api_key", "k2"),
             ("tenant", "acme"),
             ("api_key", "k1"),
             ("setting", "a"),

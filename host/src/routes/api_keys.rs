@@ -83,13 +83,48 @@ async fn save(state: &Arc<AppState>, tenant: &str, records: Vec<ApiKeyRecord>) -
     state.changed().await
 }
 
-async fn load(state: &Arc<AppState>, tenant: &str, key_id: &str) -> ApiResult<ApiKeyRecord> {
+/// A key's record as the store has it now (not the cache), and its JSON text, which
+/// [`swap`] checks is unchanged when it writes.
+async fn load(
+    state: &Arc<AppState>,
+    tenant: &str,
+    key_id: &str,
+) -> ApiResult<(ApiKeyRecord, String)> {
     let store = state.store.clone();
     let id = key_id.to_owned();
     match blocking(move || Ok(store.api_key(&id)?)).await? {
-        Some((t, json)) if t == tenant => serde_json::from_str(&json).map_err(ApiError::internal),
+        Some((t, json)) if t == tenant => Ok((
+            serde_json::from_str(&json).map_err(ApiError::internal)?,
+            json,
+        )),
         _ => Err(ApiError::not_found("api_key", key_id)),
     }
+}
+
+/// Saves `records` if `key_id`'s record is still `expected`; 409 `request.conflict`
+/// otherwise (a revocation on another node must not be undone by a rotation read before
+/// it).
+async fn swap(
+    state: &Arc<AppState>,
+    tenant: &str,
+    key_id: &str,
+    expected: String,
+    records: Vec<ApiKeyRecord>,
+) -> ApiResult<()> {
+    let rows = records
+        .iter()
+        .map(|r| serde_json::to_string(r).map(|j| (r.key_id.clone(), j)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    let store = state.store.clone();
+    let (t, id) = (tenant.to_owned(), key_id.to_owned());
+    let swapped = blocking(move || Ok(store.swap_api_keys(&t, &id, &expected, &rows)?)).await?;
+    if !swapped {
+        return Err(ApiError::conflict(format!(
+            "API key `{key_id}` changed while this request ran (revoked or rotated elsewhere)"
+        )));
+    }
+    state.changed().await
 }
 
 /// Checks `caller` may issue a key with `scopes` in `tenant` (auditing a refusal, or the
@@ -187,7 +222,7 @@ pub async fn rotate(
     Path((tenant, key_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RotateKey>,
 ) -> ApiResult<Response> {
-    let old = load(&state, &tenant, &key_id).await?;
+    let (old, old_json) = load(&state, &tenant, &key_id).await?;
     // The rotation hands the caller the new key's text: it is an issue of that key.
     issuable(&state, &caller, &tenant, &old.scopes, old.expires_at).await?;
     let rotation = api_key::rotate(
@@ -197,9 +232,11 @@ pub async fn rotate(
         old.expires_at,
     )
     .map_err(|e| ApiError::from_diagnostic(&e))?;
-    save(
+    swap(
         &state,
         &tenant,
+        &key_id,
+        old_json,
         vec![rotation.previous, rotation.issued.record.clone()],
     )
     .await?;
@@ -223,9 +260,9 @@ pub async fn revoke(
     caller: Caller,
     Path((tenant, key_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let old = load(&state, &tenant, &key_id).await?;
+    let (old, old_json) = load(&state, &tenant, &key_id).await?;
     let revoked = api_key::revoke(&old, now());
-    save(&state, &tenant, vec![revoked.clone()]).await?;
+    swap(&state, &tenant, &key_id, old_json, vec![revoked.clone()]).await?;
     let mut ev = caller.event(&tenant, Action::Admin, "api_key.revoke", Outcome::Success);
     ev.changed_fields = vec![key_id];
     state.audit.append(&tenant, vec![ev]).await?;

@@ -21,7 +21,7 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let store = state.store.clone();
     let checked = match blocking(move || Ok(store.ping()?)).await {
-        Ok(()) => state.sync.check_fresh(),
+        Ok(()) => state.sync.ensure_fresh(&state).await,
         Err(e) => Err(e),
     };
     match checked {

@@ -71,7 +71,15 @@ pub async fn rotate(
     let json = keyring.to_json();
     let store = state.store.clone();
     let t = tenant.clone();
-    blocking(move || Ok(store.update_keyring(&t, &json)?)).await?;
+    let expected = row.keyring;
+    // Written only over the keyring it was made from: a rotation on another node, or an
+    // offboarding (which destroys the keys), in between wins, and this one is refused.
+    let updated = blocking(move || Ok(store.update_keyring(&t, &expected, &json)?)).await?;
+    if !updated {
+        return Err(ApiError::conflict(format!(
+            "the keyring of tenant `{tenant}` changed while it was rotated (rotated again or offboarded elsewhere)"
+        )));
+    }
     state.changed().await?;
     let op = match body.kind {
         KeyKind::Data => "keys.rotate_data",

@@ -116,8 +116,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     fn tenant(&self, id: &str) -> StoreResult<Option<TenantRow>>;
     /// Every tenant, offboarded ones included, by id.
     fn tenants(&self) -> StoreResult<Vec<TenantRow>>;
-    /// Replaces a tenant's keyring (after a rotation).
-    fn update_keyring(&self, id: &str, keyring: &str) -> StoreResult<()>;
+    /// Replaces a live tenant's keyring (after a rotation) if it is still `expected`:
+    /// `false` when another writer changed it first, or offboarded the tenant (a
+    /// rotation read before an offboarding must never bring its keys back).
+    fn update_keyring(&self, id: &str, expected: &str, keyring: &str) -> StoreResult<bool>;
     /// Offboards a tenant in one transaction: saves the destroyed keyring, sets
     /// `deleted_at`, and saves the given (revoked) API key records.
     fn offboard_tenant(
@@ -139,6 +141,16 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Inserts or replaces an API key record (`ApiKeyRecord` JSON).
     fn put_api_keys(&self, tenant: &str, records: &[(String, String)]) -> StoreResult<()>;
+    /// Replaces API key records in one transaction if the record of `key_id` is still
+    /// `expected`: `false` (nothing written) when another writer changed it first, so a
+    /// rotation read before a revocation cannot undo it.
+    fn swap_api_keys(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        expected: &str,
+        records: &[(String, String)],
+    ) -> StoreResult<bool>;
     /// One API key record by key id.
     fn api_key(&self, key_id: &str) -> StoreResult<Option<(String, String)>>;
     /// A tenant's API key records.

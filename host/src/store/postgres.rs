@@ -490,18 +490,23 @@ impl Store for PgStore {
             .map_err(pg_err)
     }
 
-    fn update_keyring(&self, id: &str, keyring: &str) -> StoreResult<()> {
+    fn update_keyring(&self, id: &str, expected: &str, keyring: &str) -> StoreResult<bool> {
         self.run(async {
             let mut client = self.pool.get().await.map_err(pool_err)?;
             let tx = client.transaction().await.map_err(pg_err)?;
-            tx.execute_typed(
-                "UPDATE tenants SET keyring = $2 WHERE id = $1",
-                &[text(&id), text(&keyring)],
-            )
-            .await
-            .map_err(pg_err)?;
+            let n = tx
+                .execute_typed(
+                    "UPDATE tenants SET keyring = $3 WHERE id = $1 AND keyring = $2 AND deleted_at IS NULL",
+                    &[text(&id), text(&expected), text(&keyring)],
+                )
+                .await
+                .map_err(pg_err)?;
+            if n != 1 {
+                return Ok(false);
+            }
             record_change(&tx, "keyring", id).await?;
-            tx.commit().await.map_err(pg_err)
+            tx.commit().await.map_err(pg_err)?;
+            Ok(true)
         })
     }
 
@@ -624,6 +629,45 @@ impl Store for PgStore {
                 record_change(&tx, "api_key", key_id).await?;
             }
             tx.commit().await.map_err(pg_err)
+        })
+    }
+
+    fn swap_api_keys(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        expected: &str,
+        records: &[(String, String)],
+    ) -> StoreResult<bool> {
+        self.run(async {
+            let mut client = self.pool.get().await.map_err(pool_err)?;
+            let tx = client.transaction().await.map_err(pg_err)?;
+            // Locks the row: a concurrent swap waits, then sees the new record.
+            let current = tx
+                .query_typed_opt(
+                    "SELECT record FROM api_keys WHERE key_id = $1 AND tenant = $2 FOR UPDATE",
+                    &[text(&key_id), text(&tenant)],
+                )
+                .await
+                .map_err(pg_err)?
+                .map(|r| r.try_get::<_, String>(0))
+                .transpose()
+                .map_err(pg_err)?;
+            if current.as_deref() != Some(expected) {
+                return Ok(false);
+            }
+            for (id, record) in records {
+                tx.execute_typed(
+                    "INSERT INTO api_keys (key_id, tenant, record) VALUES ($1, $2, $3)
+                     ON CONFLICT (key_id) DO UPDATE SET record = EXCLUDED.record",
+                    &[text(id), text(&tenant), text(record)],
+                )
+                .await
+                .map_err(pg_err)?;
+                record_change(&tx, "api_key", id).await?;
+            }
+            tx.commit().await.map_err(pg_err)?;
+            Ok(true)
         })
     }
 

@@ -193,18 +193,23 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    fn update_keyring(&self, id: &str, keyring: &str) -> StoreResult<()> {
+    fn update_keyring(&self, id: &str, expected: &str, keyring: &str) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
-            "UPDATE tenants SET keyring = ?2 WHERE id = ?1",
-            params![id, keyring],
-        )
-        .map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE tenants SET keyring = ?3 WHERE id = ?1 AND keyring = ?2 AND deleted_at IS NULL",
+                params![id, expected, keyring],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Ok(false);
+        }
         record_change(&tx, "keyring", id)?;
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        Ok(true)
     }
 
     fn offboard_tenant(
@@ -314,6 +319,41 @@ impl Store for SqliteStore {
             record_change(&tx, "api_key", key_id)?;
         }
         tx.commit().map_err(err)
+    }
+
+    fn swap_api_keys(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        expected: &str,
+        records: &[(String, String)],
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT record FROM api_keys WHERE key_id = ?1 AND tenant = ?2",
+                params![key_id, tenant],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        if current.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        for (id, record) in records {
+            tx.execute(
+                "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key_id) DO UPDATE SET record = excluded.record",
+                params![id, tenant, record],
+            )
+            .map_err(err)?;
+            record_change(&tx, "api_key", id)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(true)
     }
 
     fn api_key(&self, key_id: &str) -> StoreResult<Option<(String, String)>> {

@@ -321,14 +321,7 @@ pub fn fresh_database(base: &str, tag: &str) -> String {
         "CREATE DATABASE: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (head, tail) = base.split_once('?').map_or((base, ""), |(h, t)| (h, t));
-    let cut = head.rfind('/').expect("a database in the URL");
-    let mut url = format!("{}/{name}", &head[..cut]);
-    if !tail.is_empty() {
-        url.push('?');
-        url.push_str(tail);
-    }
-    url
+    with_database(base, &name)
 }
 
 /// Runs SQL on a test database with psql; returns its output (unaligned, tuples only).
