@@ -8,8 +8,8 @@
 //! lacks), drops what changed, and rebuilds its engine when tenants or policies did.
 //!
 //! **The bound.** A node trusts its caches only while its last successful poll *started*
-//! less than `sync_bound_ms` ago; otherwise authenticated requests answer 503
-//! `store.stale`. A poll that starts after a commit sees it, so a revoked API key, a
+//! less than `sync_bound_ms` ago; otherwise a request polls once more and waits for it
+//! (at most the bound), and answers 503 `store.stale` if that fails. A poll that starts after a commit sees it, so a revoked API key, a
 //! rotated keyring or an offboarded tenant is in force on every node within
 //! `sync_bound_ms` of the commit — even on a node cut off from the database, which stops
 //! answering rather than answer from a stale cache. A policy change is in force once the
