@@ -13,7 +13,7 @@
 //! - **Chains with many writers.** A group commit locks the `audit_heads` row of every
 //!   tenant in the batch (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which waits
 //!   for another writer's commit and returns the newest seq), then inserts every record
-//!   and moves every head: four statements and one commit whatever the batch holds. The
+//!   and moves every head: two statements and one commit whatever the batch holds. The
 //!   `(tenant, seq)` primary key is the backstop; a conflict or a deadlock is retried a
 //!   bounded number of times.
 //! - **TLS** is rustls (ring) with the system's root certificates: `sslmode=require` in
@@ -347,7 +347,8 @@ async fn insert_records(
     Ok(())
 }
 
-/// One group commit: four statements whatever the number of tenants in the batch.
+/// One group commit: two statements whatever the number of tenants in the batch (four
+/// round trips with `BEGIN` and `COMMIT`).
 async fn append_batch(
     pool: &Pool,
     tenants: &[String],
@@ -357,30 +358,36 @@ async fn append_batch(
     let tx = client.transaction().await.map_err(pg_err)?;
     // 1. Create the missing head rows and lock every head of the batch, in the callers'
     //    (sorted) order. ON CONFLICT DO UPDATE waits for another writer's commit and
-    //    RETURNING gives the newest committed seq.
+    //    RETURNING gives the newest committed seq; the join reads its record. If another
+    //    writer committed while this one waited for the lock, the record is newer than
+    //    the statement's snapshot and the join finds nothing: it is read again below.
     let rows = tx
         .query_typed(
-            "INSERT INTO audit_heads (tenant, seq)
-             SELECT t, 0 FROM UNNEST($1::TEXT[]) WITH ORDINALITY AS u(t, n) ORDER BY n
-             ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
-             RETURNING tenant, seq",
+            "WITH locked AS (
+               INSERT INTO audit_heads (tenant, seq)
+               SELECT t, 0 FROM UNNEST($1::TEXT[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+               ON CONFLICT (tenant) DO UPDATE SET seq = audit_heads.seq
+               RETURNING tenant, seq)
+             SELECT l.tenant, l.seq, r.record FROM locked l
+             LEFT JOIN audit_records r ON r.tenant = l.tenant AND r.seq = l.seq",
             &[(&tenants, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(pg_err)?;
-    let mut heads: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    let mut heads: HashMap<String, (i64, Option<String>)> = HashMap::with_capacity(rows.len());
     for r in &rows {
-        heads.insert(r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?);
+        heads.insert(
+            r.try_get(0).map_err(pg_err)?,
+            (r.try_get(1).map_err(pg_err)?, r.try_get(2).map_err(pg_err)?),
+        );
     }
-    // 2. The head records, in a new statement: under READ COMMITTED it has a new
-    //    snapshot, so it sees what the previous holder of a lock committed (a join in the
-    //    locking statement would read from the old snapshot).
+    // 1b. Only after waiting for another node's commit: those head records, in a new
+    //     statement (a new snapshot under READ COMMITTED, which sees them).
     let (names, seqs): (Vec<&str>, Vec<i64>) = heads
         .iter()
-        .filter(|(_, s)| **s > 0)
-        .map(|(t, s)| (t.as_str(), *s))
+        .filter(|(_, (s, r))| *s > 0 && r.is_none())
+        .map(|(t, (s, _))| (t.as_str(), *s))
         .unzip();
-    let mut records: HashMap<String, String> = HashMap::with_capacity(names.len());
     if !names.is_empty() {
         let rows = tx
             .query_typed(
@@ -391,18 +398,20 @@ async fn append_batch(
             .await
             .map_err(pg_err)?;
         for r in &rows {
-            records.insert(r.try_get(0).map_err(pg_err)?, r.try_get(1).map_err(pg_err)?);
+            let tenant: String = r.try_get(0).map_err(pg_err)?;
+            if let Some(head) = heads.get_mut(&tenant) {
+                head.1 = Some(r.try_get(1).map_err(pg_err)?);
+            }
         }
     }
-    // 3. The records of every tenant, chained onto its head.
+    // 2. The records of every tenant, chained onto its head.
     let (mut r_tenants, mut r_seqs, mut r_texts) = (Vec::new(), Vec::new(), Vec::new());
     let (mut h_tenants, mut h_seqs) = (Vec::new(), Vec::new());
     for tenant in tenants {
-        let seq = heads.get(tenant).copied().unwrap_or(0);
-        let head = match (seq, records.remove(tenant)) {
-            (0, _) => None,
-            (seq, Some(r)) => Some((to_u64(seq), r)),
-            (seq, None) => {
+        let head = match heads.remove(tenant) {
+            None | Some((0, _)) => None,
+            Some((seq, Some(r))) => Some((to_u64(seq), r)),
+            Some((seq, None)) => {
                 return Err(StoreError::new(format!(
                     "the chain head of a tenant names seq {seq}, which is not stored"
                 )))
@@ -421,23 +430,21 @@ async fn append_batch(
         h_seqs.push(to_i64(last));
     }
     if !r_tenants.is_empty() {
-        // 4. Every record in one statement (the (tenant, seq) key is the backstop)...
+        // 3. Every record (the (tenant, seq) key is the backstop) and every head moved,
+        //    in one statement: a data-modifying CTE runs to completion.
         tx.execute_typed(
-            "INSERT INTO audit_records (tenant, seq, record)
-             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[])",
+            "WITH inserted AS (
+               INSERT INTO audit_records (tenant, seq, record)
+               SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[]))
+             UPDATE audit_heads h SET seq = u.s
+             FROM UNNEST($4::TEXT[], $5::BIGINT[]) AS u(t, s) WHERE h.tenant = u.t",
             &[
                 (&r_tenants, Type::TEXT_ARRAY),
                 (&r_seqs, Type::INT8_ARRAY),
                 (&r_texts, Type::TEXT_ARRAY),
+                (&h_tenants, Type::TEXT_ARRAY),
+                (&h_seqs, Type::INT8_ARRAY),
             ],
-        )
-        .await
-        .map_err(pg_err)?;
-        // 5. ...and every head moved in one more.
-        tx.execute_typed(
-            "UPDATE audit_heads h SET seq = u.s
-             FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(t, s) WHERE h.tenant = u.t",
-            &[(&h_tenants, Type::TEXT_ARRAY), (&h_seqs, Type::INT8_ARRAY)],
         )
         .await
         .map_err(pg_err)?;
