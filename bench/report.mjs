@@ -430,7 +430,7 @@ function render(dir) {
 
   // ---- scale-out
   L.push('## Host: SQLite and PostgreSQL nodes', '');
-  L.push(`\`host/bench/scale.sh\`: wrk over loopback, ${scale?.connections ?? '?'} connections, ${scale?.durationS ?? '?'} s per run, on the same ${m.cores ?? '?'} cores as the servers and the throwaway PostgreSQL cluster (\`scripts/pg\`, fsync on). "Allowed decisions": the allowed request of \`load.sh\`. "Pack mix": the healthcare pack's 728 requests of one tenant in turn, 76% denials, each denial committed to the tenant's audit chain before the answer. "Audited appends": one event per \`POST /audit/events\`, for one tenant or round-robin over 16. "One commit each": the node run with \`--audit-batch-max 1\`. Two nodes: two wrk processes, half the connections each, rates summed, the worse p99.`, '');
+  L.push(`\`host/bench/scale.sh\`: wrk over loopback, ${scale?.connections ?? '?'} connections, ${scale?.durationS ?? '?'} s per run, on the same ${m.cores ?? '?'} cores as the servers and the throwaway PostgreSQL cluster (\`scripts/pg\`, fsync on). "Allowed decisions": the allowed request of \`load.sh\`. "Pack mix": the healthcare pack's 728 requests of one tenant in turn, 76% denials, each denial committed to the tenant's audit chain before the answer. "Audited appends": one event per \`POST /audit/events\`, for one tenant or round-robin over 16. "One commit each": the node run with \`--audit-batch-max 1\`. Two nodes: two wrk processes, half the connections each, rates summed, the worse p99. The PostgreSQL server runs as another user, not as a child of the benchmark, so in the CPU table above its share of the \`scale\` step counts as other processes.`, '');
   const sn = notRun('scale');
   if (sn) L.push(sn, '');
   if (scale?.runs?.length) {
