@@ -433,6 +433,14 @@ when { resource.tenant == Tenant::"acme" };"#;
     }
 
     // Offboarding through node 1: the tenant's keys stop working everywhere.
+    let admin_record = common::psql(
+        &db,
+        "SELECT record FROM api_keys WHERE tenant = 'acme' AND record LIKE '%\"*\"%'",
+    );
+    let admin_key_id = serde_json::from_str::<Value>(&admin_record).unwrap()["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = nodes[0].admin("DELETE", "/v1/tenants/acme", None);
     assert_eq!(r.status, 200, "{}", r.text);
     for (i, n) in nodes.iter().enumerate().skip(1) {
@@ -447,6 +455,21 @@ when { resource.tenant == Tenant::"acme" };"#;
             took.as_millis()
         );
         assert!(took <= BOUND, "offboarding took {took:?} on node {}", i + 1);
+    }
+    // A key record of the offboarded tenant put back unrevoked (as a write racing the
+    // offboarding on another node could leave it) is refused all the same, on every node.
+    let restore = format!(
+        "BEGIN; UPDATE api_keys SET record = '{}' WHERE key_id = '{admin_key_id}';
+         UPDATE store_version SET version = version + 1;
+         INSERT INTO changes (version, kind, subject)
+           SELECT version, 'api_key', '{admin_key_id}' FROM store_version; COMMIT;",
+        admin_record.replace('\'', "''")
+    );
+    common::psql(&db, &restore);
+    std::thread::sleep(BOUND);
+    for n in &nodes {
+        let r = n.req("GET", "/v1/tenants/acme/api-keys", Some(&admin_key), None);
+        assert_eq!(r.status, 401, "an offboarded tenant's key: {}", r.text);
     }
 }
 
