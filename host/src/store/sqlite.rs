@@ -90,6 +90,10 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
+        // Deleted and overwritten content (a shredded tenant's wrapped keys) is zeroed
+        // in the file, not left in free space.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         migrate(&mut conn)?;
@@ -237,7 +241,24 @@ impl Store for SqliteStore {
             .map_err(err)?;
             record_change(&tx, "api_key", key_id)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        // The WAL still holds earlier page images with the tenant's wrapped keys: copy
+        // the pages into the database (where secure_delete zeroed the old ones) and
+        // truncate it, so a copy of the data dir taken now has no key to restore.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            let busy: i64 = r.get(0)?;
+            Ok(busy)
+        })
+        .map_err(err)
+        .and_then(|busy| {
+            if busy == 0 {
+                Ok(())
+            } else {
+                Err(StoreError::new(
+                    "the WAL could not be checkpointed after a shred (another reader holds it); the shred is committed, run it again",
+                ))
+            }
+        })
     }
 
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
