@@ -484,20 +484,21 @@ async fn verify_api_key(
     let parsed =
         api_key::parse(token).map_err(|e| credential_error(ErrorBody::from_diagnostic(&e)))?;
     let found = state.sync.api_key(state, parsed.key_id()).await?;
-    let Some((tenant, json)) = found else {
+    let Some(found) = found else {
         return Err(ApiError::unauthenticated(
             "auth.invalid",
             "the credential is not valid",
         ));
     };
-    let record: ApiKeyRecord = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    let (tenant, json) = &*found;
+    let record: ApiKeyRecord = serde_json::from_str(json).map_err(ApiError::internal)?;
     match api_key::verify(&parsed, &record, now()) {
         // Offboarding revokes a tenant's keys; a key written in a race with it (on
         // another node) is refused all the same.
         Ok(_)
             if state
                 .sync
-                .tenant(state, &tenant)
+                .tenant(state, tenant)
                 .await?
                 .is_none_or(|t| t.deleted_at.is_some()) =>
         {
@@ -518,7 +519,7 @@ async fn verify_api_key(
             let body = ErrorBody::from_diagnostic(&e);
             state
                 .failed_auth
-                .key_attempt(&tenant, &record.key_id, ip, &body.code);
+                .key_attempt(tenant, &record.key_id, ip, &body.code);
             Err(credential_error(body))
         }
     }

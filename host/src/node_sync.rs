@@ -65,8 +65,8 @@ pub struct NodeSync {
     rebuild_pending: AtomicBool,
     /// The last background rebuild failed: the next poll asks again.
     rebuild_failed: AtomicBool,
-    tenants: Cache<Option<TenantRow>>,
-    api_keys: Cache<Option<(String, String)>>,
+    tenants: Cache<Option<Arc<TenantRow>>>,
+    api_keys: Cache<Option<Arc<(String, String)>>>,
     keyrings: Cache<Arc<Keyring>>,
 }
 
@@ -149,17 +149,18 @@ impl NodeSync {
         self.check_fresh()
     }
 
-    /// A tenant row (`None`: no such tenant), from the cache or the store.
-    pub async fn tenant(&self, state: &Arc<AppState>, id: &str) -> ApiResult<Option<TenantRow>> {
-        if let Some(row) = lock(&self.tenants).get(id) {
-            return Ok(row.clone());
-        }
-        let generation = self.generation.load(Ordering::Acquire);
+    /// A tenant row (`None`: no such tenant), from the cache or the store. Shared, not
+    /// copied: a row carries the keyring's text and is read on every request.
+    pub async fn tenant(
+        &self,
+        state: &Arc<AppState>,
+        id: &str,
+    ) -> ApiResult<Option<Arc<TenantRow>>> {
         let store = state.store.clone();
-        let key = id.to_owned();
-        let row = blocking(move || Ok(store.tenant(&key)?)).await?;
-        self.fill(&self.tenants, generation, id, row.clone());
-        Ok(row)
+        self.cached(&self.tenants, id, move |key| {
+            Ok(store.tenant(key)?.map(Arc::new))
+        })
+        .await
     }
 
     /// An API key's `(tenant, record JSON)` (`None`: no such key), cached.
@@ -167,16 +168,30 @@ impl NodeSync {
         &self,
         state: &Arc<AppState>,
         key_id: &str,
-    ) -> ApiResult<Option<(String, String)>> {
-        if let Some(found) = lock(&self.api_keys).get(key_id) {
-            return Ok(found.clone());
+    ) -> ApiResult<Option<Arc<(String, String)>>> {
+        let store = state.store.clone();
+        self.cached(&self.api_keys, key_id, move |key| {
+            Ok(store.api_key(key)?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// `cache`'s entry for `key`, or `load`'s answer from the store (kept unless an
+    /// invalidation came in while it was read).
+    async fn cached<V: Clone + Send + 'static>(
+        &self,
+        cache: &Cache<V>,
+        key: &str,
+        load: impl FnOnce(&str) -> ApiResult<V> + Send + 'static,
+    ) -> ApiResult<V> {
+        if let Some(v) = lock(cache).get(key) {
+            return Ok(v.clone());
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let store = state.store.clone();
-        let key = key_id.to_owned();
-        let found = blocking(move || Ok(store.api_key(&key)?)).await?;
-        self.fill(&self.api_keys, generation, key_id, found.clone());
-        Ok(found)
+        let owned = key.to_owned();
+        let v = blocking(move || load(&owned)).await?;
+        self.fill(cache, generation, key, v.clone());
+        Ok(v)
     }
 
     /// A tenant's opened keyring, cached; `open` unwraps it from the row.
@@ -356,11 +371,21 @@ mod tests {
         let before = s.generation.load(Ordering::Acquire);
         // The change lands between the store read and the fill.
         s.apply(&[change(1, "api_key", "k1")]);
-        s.fill(&s.api_keys, before, "k1", Some(("t".into(), "old".into())));
+        s.fill(
+            &s.api_keys,
+            before,
+            "k1",
+            Some(Arc::new(("t".into(), "old".into()))),
+        );
         assert!(lock(&s.api_keys).get("k1").is_none());
         // A fill after it is kept, and the next change drops it.
         let now = s.generation.load(Ordering::Acquire);
-        s.fill(&s.api_keys, now, "k1", Some(("t".into(), "new".into())));
+        s.fill(
+            &s.api_keys,
+            now,
+            "k1",
+            Some(Arc::new(("t".into(), "new".into()))),
+        );
         assert!(lock(&s.api_keys).get("k1").is_some());
         assert!(!s.apply(&[change(2, "api_key", "k1")]));
         assert!(lock(&s.api_keys).get("k1").is_none());

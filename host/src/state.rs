@@ -147,7 +147,7 @@ impl AppState {
     }
 
     /// A tenant row (cached), or 404.
-    pub async fn tenant(self: &Arc<Self>, id: &str) -> ApiResult<TenantRow> {
+    pub async fn tenant(self: &Arc<Self>, id: &str) -> ApiResult<Arc<TenantRow>> {
         self.sync
             .tenant(self, id)
             .await?

@@ -70,6 +70,61 @@ fn case(name: &str) -> Value {
         .clone()
 }
 
+/// An event for `POST /audit/events`, named by its operation.
+fn event(tenant: &str, op: &str) -> Value {
+    json!({"tenant": tenant, "actor": {"id": "edge"}, "action": "view", "operation": op, "time": phylax_host::state::now(), "outcome": "success"})
+}
+
+/// Stores a tenant policy letting acme's staff export (the pack denies it): a change that
+/// flips "staff export same-tenant mfa own-patient" from deny to allow.
+fn permit_staff_export(node: &Server, key: &str) {
+    let permit = r#"@id("acme-staff-export")
+permit (principal in Role::"staff", action == Action::"export", resource)
+when { resource.tenant == Tenant::"acme" };"#;
+    let body = json!({"policies": [{"name": "acme.cedar", "text": permit}]}).to_string();
+    let r = node.req("PUT", "/v1/tenants/acme/policies", Some(key), Some(&body));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Revokes acme's key with exactly the scope `authorize` through `node`.
+fn revoke_authorize_key(node: &Server, admin_key: &str) {
+    let keys = node
+        .req("GET", "/v1/tenants/acme/api-keys", Some(admin_key), None)
+        .json();
+    let id = keys["ok"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["scopes"] == json!(["authorize"]))
+        .unwrap()["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = node.req(
+        "DELETE",
+        &format!("/v1/tenants/acme/api-keys/{id}"),
+        Some(admin_key),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// One chain: dense seqs from 1, and every acknowledged operation exactly once.
+fn assert_one_chain<'a>(records: &[Value], acked: impl IntoIterator<Item = &'a str>) {
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["seq"].as_u64().unwrap(), i as u64 + 1, "gap or duplicate");
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in records {
+        if let Some(op) = r["event"]["operation"].as_str() {
+            *seen.entry(op).or_default() += 1;
+        }
+    }
+    for op in acked {
+        assert_eq!(seen.get(op), Some(&1), "{op} not present exactly once");
+    }
+}
+
 /// Every record of a tenant's chain through one node, as JSON.
 fn export(node: &Server, tenant: &str, key: &str) -> Vec<Value> {
     let r = node.req(
@@ -118,17 +173,7 @@ fn three_nodes_mixed_traffic_with_one_killed() {
         nodes[0].create_tenant(t);
         keys.insert(t, nodes[0].api_key(t, &["*"]));
     }
-    let ct = nodes[1]
-        .req(
-            "POST",
-            "/v1/tenants/acme/transit/encrypt",
-            Some(&keys["acme"]),
-            Some(r#"{"field":"patients.diagnosis","recordId":"r","plaintext":"x"}"#),
-        )
-        .json()["ok"]["ciphertext"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ct = nodes[1].encrypt("acme", &keys["acme"], "x");
     // Pack cases of acme: three quarters of them denials, each audited.
     let cases: Vec<Value> = pack_cases()["cases"]
         .as_array()
@@ -161,8 +206,7 @@ fn three_nodes_mixed_traffic_with_one_killed() {
                     match i % 4 {
                         0 | 1 => {
                             let op = format!("w{worker}-{i}");
-                            let ev = json!({"tenant": tenant, "actor": {"id": "edge"}, "action": "view", "operation": op, "time": phylax_host::state::now(), "outcome": "success"});
-                            let body = json!({"events": [ev]}).to_string();
+                            let body = json!({"events": [event(tenant, &op)]}).to_string();
                             if let Ok(r) = node.try_req_h("POST", &format!("/v1/tenants/{tenant}/audit/events"), Some(key), Some(&body), &[]) {
                                 if r.status == 200 {
                                     acked.lock().unwrap().push((tenant.to_owned(), op));
@@ -224,28 +268,13 @@ fn three_nodes_mixed_traffic_with_one_killed() {
     for tenant in tenants {
         let key = &keys[tenant];
         let records = export(&nodes[1], tenant, key);
-        // Dense, unique seqs.
-        for (i, r) in records.iter().enumerate() {
-            assert_eq!(
-                r["seq"].as_u64().unwrap(),
-                i as u64 + 1,
-                "{tenant}: gap or duplicate"
-            );
-        }
-        // Every acknowledged event exactly once.
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &records {
-            if let Some(op) = r["event"]["operation"].as_str() {
-                *seen.entry(op).or_default() += 1;
-            }
-        }
-        for (t, op) in acked.iter().filter(|(t, _)| t == tenant) {
-            assert_eq!(
-                seen.get(op.as_str()),
-                Some(&1),
-                "{t}: {op} not present exactly once"
-            );
-        }
+        assert_one_chain(
+            &records,
+            acked
+                .iter()
+                .filter(|(t, _)| t == tenant)
+                .map(|(_, op)| op.as_str()),
+        );
         // The chain verifies on every node and offline.
         for node in &nodes {
             let v = node
@@ -316,17 +345,7 @@ fn changes_through_one_node_reach_the_others_within_the_bound() {
     }
 
     // A policy change through node 1.
-    let permit = r#"@id("acme-staff-export")
-permit (principal in Role::"staff", action == Action::"export", resource)
-when { resource.tenant == Tenant::"acme" };"#;
-    let body = json!({"policies": [{"name": "acme.cedar", "text": permit}]}).to_string();
-    let r = nodes[0].req(
-        "PUT",
-        "/v1/tenants/acme/policies",
-        Some(&admin_key),
-        Some(&body),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    permit_staff_export(&nodes[0], &admin_key);
     assert_eq!(
         decide(&nodes[0]),
         (200, json!("allow")),
@@ -348,16 +367,7 @@ when { resource.tenant == Tenant::"acme" };"#;
 
     // A data-key rotation through node 1: new ciphertexts on every node use the new key
     // (node 1, current at once, says whether one still needs a rewrap).
-    let fresh_ciphertext = |node: &Server| {
-        let r = node.req(
-            "POST",
-            "/v1/tenants/acme/transit/encrypt",
-            Some(&admin_key),
-            Some(r#"{"field":"patients.diagnosis","recordId":"r","plaintext":"x"}"#),
-        );
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.json()["ok"]["ciphertext"].as_str().unwrap().to_owned()
-    };
+    let fresh_ciphertext = |node: &Server| node.encrypt("acme", &admin_key, "x");
     let on_new_key = |ct: &str| {
         let body =
             json!({"field": "patients.diagnosis", "recordId": "r", "ciphertext": ct}).to_string();
@@ -391,25 +401,7 @@ when { resource.tenant == Tenant::"acme" };"#;
     }
 
     // A revocation through node 1: refused by every node within the bound, and ever after.
-    let records = nodes[0]
-        .req("GET", "/v1/tenants/acme/api-keys", Some(&admin_key), None)
-        .json();
-    let id = records["ok"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["scopes"] == json!(["authorize"]))
-        .unwrap()["keyId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = nodes[0].req(
-        "DELETE",
-        &format!("/v1/tenants/acme/api-keys/{id}"),
-        Some(&admin_key),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    revoke_authorize_key(&nodes[0], &admin_key);
     let revoked_at = Instant::now();
     assert_eq!(
         decide(&nodes[0]).0,
@@ -488,30 +480,11 @@ fn a_sqlite_installation_moves_to_postgres() {
     server.create_tenant("acme");
     server.create_tenant("globex");
     let key = server.api_key("acme", &["*"]);
-    let permit = r#"@id("acme-staff-export")
-permit (principal in Role::"staff", action == Action::"export", resource)
-when { resource.tenant == Tenant::"acme" };"#;
-    let body = json!({"policies": [{"name": "acme.cedar", "text": permit}]}).to_string();
-    assert_eq!(
-        server
-            .req("PUT", "/v1/tenants/acme/policies", Some(&key), Some(&body))
-            .status,
-        200
-    );
-    let ct = server
-        .req(
-            "POST",
-            "/v1/tenants/acme/transit/encrypt",
-            Some(&key),
-            Some(r#"{"field":"patients.diagnosis","recordId":"r","plaintext":"kept"}"#),
-        )
-        .json()["ok"]["ciphertext"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    permit_staff_export(&server, &key);
+    let ct = server.encrypt("acme", &key, "kept");
     for batch in 0..25 {
         let events: Vec<Value> = (0..100)
-            .map(|i| json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": format!("b{batch}-{i}"), "time": phylax_host::state::now(), "outcome": "success"}))
+            .map(|i| event("acme", &format!("b{batch}-{i}")))
             .collect();
         let r = server.req(
             "POST",
@@ -729,7 +702,7 @@ fn the_database_going_away_and_coming_back() {
     node.create_tenant("acme");
     let key = node.api_key("acme", &["*"]);
     let ingest = |op: &str| {
-        let ev = json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": op, "time": phylax_host::state::now(), "outcome": "success"});
+        let ev = event("acme", op);
         node.req(
             "POST",
             "/v1/tenants/acme/audit/events",
@@ -848,8 +821,7 @@ fn two_nodes_through_a_transaction_mode_pooler() {
                 for i in 0..100usize {
                     let node = &nodes[(worker + i) % 2];
                     let op = format!("w{worker}-{i}");
-                    let ev = json!({"tenant": "acme", "actor": {"id": "edge"}, "action": "view", "operation": op, "time": phylax_host::state::now(), "outcome": "success"});
-                    let body = json!({"events": [ev]}).to_string();
+                    let body = json!({"events": [event("acme", &op)]}).to_string();
                     let r = node.req(
                         "POST",
                         "/v1/tenants/acme/audit/events",
@@ -880,17 +852,7 @@ fn two_nodes_through_a_transaction_mode_pooler() {
     assert!(refused.is_empty(), "refused ingests: {refused:?}");
 
     // A policy change through node 1, in force on node 2 within the bound.
-    let permit = r#"@id("acme-staff-export")
-permit (principal in Role::"staff", action == Action::"export", resource)
-when { resource.tenant == Tenant::"acme" };"#;
-    let body = json!({"policies": [{"name": "acme.cedar", "text": permit}]}).to_string();
-    let r = nodes[0].req(
-        "PUT",
-        "/v1/tenants/acme/policies",
-        Some(&admin_key),
-        Some(&body),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    permit_staff_export(&nodes[0], &admin_key);
     assert_eq!(decide(&nodes[0]), (200, json!("allow")));
     let took = time_until(Duration::from_secs(5), || decide(&nodes[1]).1 == "allow");
     println!(
@@ -900,25 +862,7 @@ when { resource.tenant == Tenant::"acme" };"#;
     assert!(took <= BOUND, "policy change took {took:?} on node 2");
 
     // A revocation through node 1, refused by node 2 within the bound and ever after.
-    let keys = nodes[0]
-        .req("GET", "/v1/tenants/acme/api-keys", Some(&admin_key), None)
-        .json();
-    let id = keys["ok"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["scopes"] == json!(["authorize"]))
-        .unwrap()["keyId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = nodes[0].req(
-        "DELETE",
-        &format!("/v1/tenants/acme/api-keys/{id}"),
-        Some(&admin_key),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    revoke_authorize_key(&nodes[0], &admin_key);
     assert_eq!(decide(&nodes[0]).0, 401, "refused at once by node 1");
     let took = time_until(Duration::from_secs(5), || decide(&nodes[1]).0 == 401);
     println!(
@@ -935,22 +879,7 @@ when { resource.tenant == Tenant::"acme" };"#;
     // One chain: dense seqs, every acknowledged event exactly once, the same through
     // both nodes, valid on both.
     let records = export(&nodes[1], "acme", &admin_key);
-    for (i, r) in records.iter().enumerate() {
-        assert_eq!(r["seq"].as_u64().unwrap(), i as u64 + 1, "gap or duplicate");
-    }
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &records {
-        if let Some(op) = r["event"]["operation"].as_str() {
-            *seen.entry(op).or_default() += 1;
-        }
-    }
-    for op in &acked {
-        assert_eq!(
-            seen.get(op.as_str()),
-            Some(&1),
-            "{op} not present exactly once"
-        );
-    }
+    assert_one_chain(&records, acked.iter().map(String::as_str));
     // (An export is audited: node 1's has node 2's export appended.)
     let again = export(&nodes[0], "acme", &admin_key);
     assert!(

@@ -53,17 +53,7 @@ fn a_shred_leaves_no_wrapped_key_in_the_data_dir() {
     server.create_tenant("acme");
     server.create_tenant("globex");
     let key = server.api_key("acme", &["*"]);
-    let encrypt = |plaintext: &str| {
-        let body = json!({"field": "patients.diagnosis", "recordId": "r", "plaintext": plaintext});
-        let r = server.req(
-            "POST",
-            "/v1/tenants/acme/transit/encrypt",
-            Some(&key),
-            Some(&body.to_string()),
-        );
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.json()["ok"]["ciphertext"].as_str().unwrap().to_owned()
-    };
+    let encrypt = |plaintext: &str| server.encrypt("acme", &key, plaintext);
     let first = encrypt("before the rotation");
     // Rotations write more versions of the keyring through the WAL.
     for kind in ["data", "index", "data"] {

@@ -71,12 +71,17 @@ fn check_scopes(scopes: &[String]) -> ApiResult<()> {
     }
 }
 
-async fn save(state: &Arc<AppState>, tenant: &str, records: Vec<ApiKeyRecord>) -> ApiResult<()> {
-    let rows = records
+/// Records as the store keeps them: `(key id, record JSON)`.
+fn rows(records: &[ApiKeyRecord]) -> ApiResult<Vec<(String, String)>> {
+    records
         .iter()
         .map(|r| serde_json::to_string(r).map(|j| (r.key_id.clone(), j)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)
+}
+
+async fn save(state: &Arc<AppState>, tenant: &str, records: Vec<ApiKeyRecord>) -> ApiResult<()> {
+    let rows = rows(&records)?;
     let store = state.store.clone();
     let t = tenant.to_owned();
     blocking(move || Ok(store.put_api_keys(&t, &rows)?)).await?;
@@ -111,11 +116,7 @@ async fn swap(
     expected: String,
     records: Vec<ApiKeyRecord>,
 ) -> ApiResult<()> {
-    let rows = records
-        .iter()
-        .map(|r| serde_json::to_string(r).map(|j| (r.key_id.clone(), j)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+    let rows = rows(&records)?;
     let store = state.store.clone();
     let (t, id) = (tenant.to_owned(), key_id.to_owned());
     let swapped = blocking(move || Ok(store.swap_api_keys(&t, &id, &expected, &rows)?)).await?;

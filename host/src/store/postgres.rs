@@ -313,6 +313,25 @@ async fn record_change(
     Ok(())
 }
 
+/// Inserts or replaces API key records, one change each.
+async fn upsert_api_keys(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &str,
+    records: &[(String, String)],
+) -> StoreResult<()> {
+    for (key_id, record) in records {
+        tx.execute_typed(
+            "INSERT INTO api_keys (key_id, tenant, record) VALUES ($1, $2, $3)
+             ON CONFLICT (key_id) DO UPDATE SET record = EXCLUDED.record",
+            &[text(key_id), text(&tenant), text(record)],
+        )
+        .await
+        .map_err(pg_err)?;
+        record_change(tx, "api_key", key_id).await?;
+    }
+    Ok(())
+}
+
 /// Inserts chain records and moves the tenant's head to the last one.
 async fn insert_records(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -625,16 +644,7 @@ impl Store for PgStore {
         self.run(async {
             let mut client = self.pool.get().await.map_err(pool_err)?;
             let tx = client.transaction().await.map_err(pg_err)?;
-            for (key_id, record) in records {
-                tx.execute_typed(
-                    "INSERT INTO api_keys (key_id, tenant, record) VALUES ($1, $2, $3)
-                     ON CONFLICT (key_id) DO UPDATE SET record = EXCLUDED.record",
-                    &[text(key_id), text(&tenant), text(record)],
-                )
-                .await
-                .map_err(pg_err)?;
-                record_change(&tx, "api_key", key_id).await?;
-            }
+            upsert_api_keys(&tx, tenant, records).await?;
             tx.commit().await.map_err(pg_err)
         })
     }
@@ -663,16 +673,7 @@ impl Store for PgStore {
             if current.as_deref() != Some(expected) {
                 return Ok(false);
             }
-            for (id, record) in records {
-                tx.execute_typed(
-                    "INSERT INTO api_keys (key_id, tenant, record) VALUES ($1, $2, $3)
-                     ON CONFLICT (key_id) DO UPDATE SET record = EXCLUDED.record",
-                    &[text(id), text(&tenant), text(record)],
-                )
-                .await
-                .map_err(pg_err)?;
-                record_change(&tx, "api_key", id).await?;
-            }
+            upsert_api_keys(&tx, tenant, records).await?;
             tx.commit().await.map_err(pg_err)?;
             Ok(true)
         })

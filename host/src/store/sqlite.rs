@@ -330,15 +330,7 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        for (key_id, record) in records {
-            tx.execute(
-                "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key_id) DO UPDATE SET record = excluded.record",
-                params![key_id, tenant, record],
-            )
-            .map_err(err)?;
-            record_change(&tx, "api_key", key_id)?;
-        }
+        upsert_api_keys(&tx, tenant, records)?;
         tx.commit().map_err(err)
     }
 
@@ -364,15 +356,7 @@ impl Store for SqliteStore {
         if current.as_deref() != Some(expected) {
             return Ok(false);
         }
-        for (id, record) in records {
-            tx.execute(
-                "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key_id) DO UPDATE SET record = excluded.record",
-                params![id, tenant, record],
-            )
-            .map_err(err)?;
-            record_change(&tx, "api_key", id)?;
-        }
+        upsert_api_keys(&tx, tenant, records)?;
         tx.commit().map_err(err)?;
         Ok(true)
     }
@@ -562,6 +546,24 @@ impl Store for SqliteStore {
         record_change(&tx, "setting", name)?;
         tx.commit().map_err(err)
     }
+}
+
+/// Inserts or replaces API key records, one change each.
+fn upsert_api_keys(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    records: &[(String, String)],
+) -> StoreResult<()> {
+    for (key_id, record) in records {
+        tx.execute(
+            "INSERT INTO api_keys (key_id, tenant, record) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key_id) DO UPDATE SET record = excluded.record",
+            params![key_id, tenant, record],
+        )
+        .map_err(err)?;
+        record_change(tx, "api_key", key_id)?;
+    }
+    Ok(())
 }
 
 /// Inserts chain records and moves the tenant's head to the last one.

@@ -199,6 +199,20 @@ impl Server {
     }
 
     /// The `host:port` the server listens on.
+    /// `transit/encrypt` of `plaintext` (field `patients.diagnosis`, record `r`) in
+    /// `tenant` with `key`; the ciphertext.
+    pub fn encrypt(&self, tenant: &str, key: &str, plaintext: &str) -> String {
+        let body = serde_json::json!({"field": "patients.diagnosis", "recordId": "r", "plaintext": plaintext});
+        let r = self.req(
+            "POST",
+            &format!("/v1/tenants/{tenant}/transit/encrypt"),
+            Some(key),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["ok"]["ciphertext"].as_str().unwrap().to_owned()
+    }
+
     pub fn addr(&self) -> String {
         self.base.trim_start_matches("http://").to_owned()
     }
