@@ -34,6 +34,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::privilege::{self, Verdict};
 use crate::secrets::token_hash;
 use crate::state::{now, AppState};
+use crate::store::TenantState;
 
 /// Header naming the tenant when the path does not.
 pub const TENANT_HEADER: &str = "x-phylax-tenant";
@@ -381,24 +382,39 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
             return Err(invalid_id("tenant", t));
         }
     }
-    match privilege::decide(
+    let caller = match privilege::decide(
         &caller.credential,
         rule,
         tenant.as_deref(),
         caller.break_glass.as_deref(),
     ) {
-        Verdict::Allow => Ok(caller),
+        Verdict::Allow => caller,
         Verdict::BreakGlass => {
             if let Some(t) = &tenant {
                 caller.break_glass_access(state, t).await?;
             }
-            Ok(caller)
+            caller
         }
-        Verdict::Deny(err) => match &tenant {
-            Some(t) => Err(caller.refused(state, t, err).await),
-            None => Err(err),
-        },
+        Verdict::Deny(err) => {
+            return match &tenant {
+                Some(t) => Err(caller.refused(state, t, err).await),
+                None => Err(err),
+            }
+        }
+    };
+    if let (true, Some(t)) = (privilege::is_tenant_write(rule), &tenant) {
+        // A tenant in its export window (or shredded) takes no writes.
+        if let Some(row) = state.sync.tenant(state, t).await? {
+            if row.life.state != TenantState::Active {
+                return Err(crate::lifecycle::wrong_state(
+                    t,
+                    row.life.state,
+                    "change its data or configuration",
+                ));
+            }
+        }
     }
+    Ok(caller)
 }
 
 /// Marks a response sent without reading the request body: the server will not read the

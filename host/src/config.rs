@@ -25,6 +25,7 @@
 //! sync_interval_ms = 200
 //! sync_bound_ms = 1000
 //! audit_batch_max = 1024
+//! lifecycle_interval_ms = 60000
 //! entities_file = "/etc/phylax/entities.json"
 //! engine = "native"
 //! [jwt]
@@ -137,6 +138,11 @@ pub struct ServeArgs {
     /// 1 commits every request on its own.
     #[arg(long, env = "PHYLAX_AUDIT_BATCH_MAX")]
     pub audit_batch_max: Option<usize>,
+    /// How often this node performs due lifecycle steps (shreds at the end of an export
+    /// window, audit pruning at retention), ms [default: 60000]. Every node runs them;
+    /// the store lets exactly one perform each.
+    #[arg(long, env = "PHYLAX_LIFECYCLE_INTERVAL_MS")]
+    pub lifecycle_interval_ms: Option<u64>,
     /// Extra base entities for the engine (Cedar entity JSON array), e.g. field classes.
     #[arg(long, env = "PHYLAX_ENTITIES_FILE")]
     pub entities_file: Option<PathBuf>,
@@ -200,6 +206,7 @@ struct FileConfig {
     sync_interval_ms: Option<u64>,
     sync_bound_ms: Option<u64>,
     audit_batch_max: Option<usize>,
+    lifecycle_interval_ms: Option<u64>,
     entities_file: Option<PathBuf>,
     engine: Option<EngineKind>,
     jwt: Option<JwtFileConfig>,
@@ -267,6 +274,8 @@ pub struct Config {
     pub sync_bound_ms: u64,
     /// Most audit events per commit.
     pub audit_batch_max: usize,
+    /// Lifecycle sweep interval, ms.
+    pub lifecycle_interval_ms: u64,
     /// Extra base entities.
     pub entities_file: Option<PathBuf>,
     /// Engine.
@@ -377,6 +386,11 @@ impl Config {
                 .or(file.audit_batch_max)
                 .unwrap_or(1024)
                 .max(1),
+            lifecycle_interval_ms: args
+                .lifecycle_interval_ms
+                .or(file.lifecycle_interval_ms)
+                .unwrap_or(60_000)
+                .max(10),
             entities_file: args.entities_file.clone().or(file.entities_file),
             engine: args.engine.or(file.engine).unwrap_or_default(),
             jwt,

@@ -74,6 +74,26 @@ pub const ROUTES: &[RouteRule] = &[
     row("GET", "/v1/tenants", None, Platform),
     row("GET", "/v1/tenants/{tenant}", Some("tenant:read"), Control),
     row("DELETE", "/v1/tenants/{tenant}", None, Platform),
+    row("POST", "/v1/tenants/{tenant}/offboard", None, Platform),
+    row(
+        "POST",
+        "/v1/tenants/{tenant}/cancel-offboarding",
+        None,
+        Platform,
+    ),
+    row(
+        "GET",
+        "/v1/tenants/{tenant}/settings",
+        Some("tenant:read"),
+        Control,
+    ),
+    row("PUT", "/v1/tenants/{tenant}/settings", None, Platform),
+    row(
+        "GET",
+        "/v1/tenants/{tenant}/export",
+        Some("audit:read"),
+        Data,
+    ),
     row(
         "GET",
         "/v1/tenants/{tenant}/policies",
@@ -202,6 +222,28 @@ pub const ROUTES: &[RouteRule] = &[
         Control,
     ),
 ];
+
+/// The routes that change a tenant's data or configuration, refused with 409
+/// `tenant.offboarding` during the export window (and `tenant.shredded` after it).
+/// Reads, decryption, exports, audit events (reads are audited) and revoking an API key
+/// stay open. Every other route of [`ROUTES`] is not a write.
+pub const TENANT_WRITES: &[(&str, &str)] = &[
+    ("PUT", "/v1/tenants/{tenant}/policies"),
+    ("PUT", "/v1/tenants/{tenant}/settings"),
+    ("POST", "/v1/tenants/{tenant}/keys/rotate"),
+    ("POST", "/v1/tenants/{tenant}/transit/encrypt"),
+    ("POST", "/v1/tenants/{tenant}/transit/rewrap"),
+    ("POST", "/v1/tenants/{tenant}/transit/encrypt-record"),
+    ("POST", "/v1/tenants/{tenant}/api-keys"),
+    ("POST", "/v1/tenants/{tenant}/api-keys/{key_id}/rotate"),
+];
+
+/// Whether a route is one of [`TENANT_WRITES`].
+pub fn is_tenant_write(rule: &RouteRule) -> bool {
+    TENANT_WRITES
+        .iter()
+        .any(|(m, p)| *m == rule.method && *p == rule.path)
+}
 
 /// Every scope a tenant credential can hold (`*` holds all).
 pub const SCOPES: &[&str] = &[

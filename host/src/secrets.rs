@@ -2,7 +2,7 @@
 //!
 //! | key | production source | without one |
 //! | --- | --- | --- |
-//! | root key (wraps tenant keys) | `PHYLAX_ROOT_KEY` or `--root-key-file` | `root.key` generated in the data dir, with a loud warning at every start |
+//! | root key (wraps tenant keys) | `PHYLAX_ROOT_KEY`, `PHYLAX_ROOT_KEYS` (several, during a rotation) or `--root-key-file` | `root.key` generated in the data dir, with a loud warning at every start |
 //! | audit key (HMAC of the chains) | `PHYLAX_AUDIT_KEY` | `audit.key` generated in the data dir |
 //! | bundle signing key (Ed25519) | `PHYLAX_BUNDLE_SIGNING_KEY` | `bundle-signing.key` generated in the data dir |
 //! | admin token | `PHYLAX_ADMIN_TOKEN` | generated on first start, printed once, only its SHA-256 stored |
@@ -15,7 +15,7 @@ use std::path::Path;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use phylax_core::audit::AuditKey;
-use phylax_core::crypto::{RootKey, Secret32};
+use phylax_core::crypto::{RootKey, RootKeys, Secret32};
 use phylax_core::policy::BundleSigningKey;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -87,21 +87,37 @@ fn env_or_file(
     Ok((text, true))
 }
 
-/// The root key, and whether it is a generated development key.
-pub fn root_key(data_dir: &Path, file: Option<&Path>) -> Result<(RootKey, bool), KeyError> {
+/// The root keys, and whether the key is a generated development key.
+///
+/// `PHYLAX_ROOT_KEYS` (a comma-separated list, the current key first) holds several at
+/// once during a root-key rotation; `PHYLAX_ROOT_KEY` or a key file (which may also
+/// hold such a list) holds one.
+pub fn root_keys(data_dir: &Path, file: Option<&Path>) -> Result<(RootKeys, bool), KeyError> {
     const WHAT: &str = "root key";
+    if let Some(v) = env_secret("PHYLAX_ROOT_KEYS") {
+        return Ok((
+            RootKeys::parse_list(&v)
+                .map_err(|e| key_err(WHAT, format!("PHYLAX_ROOT_KEYS: {e}")))?,
+            false,
+        ));
+    }
     if let Some(v) = env_secret("PHYLAX_ROOT_KEY") {
-        return Ok((RootKey::parse(&v).map_err(|e| key_err(WHAT, e))?, false));
+        let key = RootKey::parse(&v).map_err(|e| key_err(WHAT, e))?;
+        return Ok((RootKeys::single(key), false));
     }
     if let Some(path) = file {
         let text = read_secret_file(path)
             .map_err(|e| key_err(WHAT, format!("`{}`: {e}", path.display())))?;
-        return Ok((RootKey::parse(&text).map_err(|e| key_err(WHAT, e))?, false));
+        return Ok((
+            RootKeys::parse_list(&text).map_err(|e| key_err(WHAT, e))?,
+            false,
+        ));
     }
     let (text, _) = env_or_file("PHYLAX_ROOT_KEY", &data_dir.join("root.key"), WHAT, || {
         random_key_text(WHAT)
     })?;
-    Ok((RootKey::parse(&text).map_err(|e| key_err(WHAT, e))?, true))
+    let key = RootKey::parse(&text).map_err(|e| key_err(WHAT, e))?;
+    Ok((RootKeys::single(key), true))
 }
 
 fn random_key_text(what: &'static str) -> Result<Zeroizing<String>, KeyError> {
@@ -127,8 +143,11 @@ pub fn audit_key(data_dir: &Path) -> Result<AuditKey, KeyError> {
 /// Names what is missing.
 pub fn require_shared_keys(data_dir: &Path, root_key_file: Option<&Path>) -> Result<(), String> {
     let mut missing = Vec::new();
-    if env_secret("PHYLAX_ROOT_KEY").is_none() && root_key_file.is_none() {
-        missing.push("PHYLAX_ROOT_KEY (or --root-key-file)".to_owned());
+    if env_secret("PHYLAX_ROOT_KEY").is_none()
+        && env_secret("PHYLAX_ROOT_KEYS").is_none()
+        && root_key_file.is_none()
+    {
+        missing.push("PHYLAX_ROOT_KEY or PHYLAX_ROOT_KEYS (or --root-key-file)".to_owned());
     }
     for (env, file) in [
         ("PHYLAX_AUDIT_KEY", AUDIT_KEY_FILE),

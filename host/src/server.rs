@@ -49,7 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route(
             "/tenants/{tenant}",
-            get(tenants::get).delete(tenants::offboard),
+            get(tenants::get).delete(tenants::shred),
         )
         .route(
             "/tenants/{tenant}/policies",
@@ -63,6 +63,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/tenants/{tenant}/policies/versions/{version}",
             get(policies::by_version),
         )
+        .route("/tenants/{tenant}/offboard", post(tenants::offboard))
+        .route(
+            "/tenants/{tenant}/cancel-offboarding",
+            post(tenants::cancel_offboarding),
+        )
+        .route(
+            "/tenants/{tenant}/settings",
+            get(tenants::get_settings).put(tenants::put_settings),
+        )
+        .route("/tenants/{tenant}/export", get(tenants::export))
         .route("/tenants/{tenant}/bundle", get(bundles::bundle))
         .route("/bundles/public-key", get(bundles::public_key))
         .route("/tenants/{tenant}/keys/rotate", post(keys::rotate))
@@ -242,7 +252,7 @@ pub fn build_state(config: Config) -> Result<Arc<AppState>, String> {
     let (sync_version, _) = store
         .changes_since(u64::MAX, 0)
         .map_err(|e| e.to_string())?;
-    let (root, dev) = secrets::root_key(&config.data_dir, config.root_key_file.as_deref())
+    let (root, dev) = secrets::root_keys(&config.data_dir, config.root_key_file.as_deref())
         .map_err(|e| e.to_string())?;
     if dev {
         let warning = format!(
@@ -322,6 +332,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(%local, max_connections = caps.max_total(), "listening");
     let flusher = FailedAuth::spawn_flusher(state.clone(), window);
     let poller = crate::node_sync::NodeSync::spawn_poller(state.clone());
+    let sweeper = crate::lifecycle::spawn_sweeper(
+        state.clone(),
+        Duration::from_millis(state.config.lifecycle_interval_ms),
+    );
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -378,6 +392,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     flusher.abort();
     poller.abort();
+    sweeper.abort();
     FailedAuth::flush(&state).await;
     tracing::info!("stopped");
     Ok(())

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use phylax_core::crypto::{Keyring, RootKey};
+use phylax_core::crypto::{Keyring, RootKey, RootKeys};
 use phylax_core::identity::JwtVerifier;
 use phylax_core::policy::{BundleSigningKey, PolicyFile};
 use serde_json::Value;
@@ -26,8 +26,8 @@ pub struct AppState {
     pub config: Config,
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The root key.
-    pub root: RootKey,
+    /// The root keys (the current one first; older ones during a root-key rotation).
+    pub root: RootKeys,
     /// The engine in use.
     pub engine: EngineCell,
     /// Builds engines (native or wasm).
@@ -58,11 +58,31 @@ pub struct AppState {
 }
 
 /// Unix seconds now.
+///
+/// In debug builds only (the test suite's), `PHYLAX_TEST_CLOCK_FILE` names a file
+/// holding a number of seconds added to the system clock, so lifecycle tests can move a
+/// running server days ahead without sleeping. A release build has no such hook.
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
+    let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
+        .unwrap_or(0);
+    system.saturating_add(test_clock_offset())
+}
+
+#[cfg(debug_assertions)]
+fn test_clock_offset() -> u64 {
+    static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| std::env::var_os("PHYLAX_TEST_CLOCK_FILE").map(Into::into))
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| text.trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(not(debug_assertions))]
+fn test_clock_offset() -> u64 {
+    0
 }
 
 /// Runs blocking store work off the async threads.
@@ -81,8 +101,8 @@ pub struct StateParts {
     pub config: Config,
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The root key.
-    pub root: RootKey,
+    /// The root keys (the current one first; older ones during a root-key rotation).
+    pub root: RootKeys,
     /// The audit writer.
     pub audit: AuditLog,
     /// SHA-256 of the admin token.
@@ -167,10 +187,21 @@ impl AppState {
     pub async fn keyring(self: &Arc<Self>, tenant: &str) -> ApiResult<Arc<Keyring>> {
         self.sync
             .keyring(self, tenant, |row| {
-                Keyring::open_json(&row.keyring, &self.root)
+                Keyring::open_json_with(&row.keyring, &self.root)
                     .map_err(|e| ApiError::from_diagnostic(&e))
             })
             .await
+    }
+
+    /// The root key that wrapped `keyring` (so a rotation wraps its new version under
+    /// the same one; `phylax keys rotate-root` moves whole keyrings).
+    pub fn root_of(&self, keyring: &Keyring) -> &RootKey {
+        keyring
+            .state()
+            .root_key_id
+            .as_deref()
+            .and_then(|id| self.root.get(id))
+            .unwrap_or(self.root.current())
     }
 
     /// Applies the change this node just committed (and any other node's) before the

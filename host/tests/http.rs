@@ -391,7 +391,7 @@ fn encrypt_decrypt_round_trip_and_offboarding_shreds() {
     assert_eq!(r.json()["ok"]["plaintext"], "type 2 diabetes");
 
     // Offboarding: keys destroyed, API keys revoked, tenant marked deleted.
-    let r = server.admin("DELETE", "/v1/tenants/acme", None);
+    let r = server.admin("DELETE", "/v1/tenants/acme?confirm=true", None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json()["ok"]["deletedAt"].is_u64());
     assert_eq!(r.json()["ok"]["activeKeyVersion"], 0);
@@ -438,7 +438,7 @@ fn encrypt_decrypt_round_trip_and_offboarding_shreds() {
         )
         .text;
     assert!(export.contains("legal hold review 17"));
-    assert!(export.contains("tenant.offboard"));
+    assert!(export.contains("tenant.shred"));
 }
 
 #[test]

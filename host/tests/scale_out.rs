@@ -433,7 +433,7 @@ fn changes_through_one_node_reach_the_others_within_the_bound() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = nodes[0].admin("DELETE", "/v1/tenants/acme", None);
+    let r = nodes[0].admin("DELETE", "/v1/tenants/acme?confirm=true", None);
     assert_eq!(r.status, 200, "{}", r.text);
     for (i, n) in nodes.iter().enumerate().skip(1) {
         let took = time_until(Duration::from_secs(5), || {

@@ -85,7 +85,7 @@ fn a_shred_leaves_no_wrapped_key_in_the_data_dir() {
     // The check can fail: before the shred the data dir holds them.
     assert!(!holders(&data, &wrapped).is_empty());
 
-    let r = server.admin("DELETE", "/v1/tenants/acme", None);
+    let r = server.admin("DELETE", "/v1/tenants/acme?confirm=true", None);
     assert_eq!(r.status, 200, "{}", r.text);
     // Right away, the server still running: nothing left anywhere in the data dir.
     let left = holders(&data, &wrapped);

@@ -14,7 +14,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use phylax_host::store::{self, PolicyRow, Store, TenantRow};
+use phylax_host::store::{self, PolicyRow, Store, TenantRow, TenantState};
 
 /// Opens one store (again: another "node" on it).
 type Opener = Box<dyn Fn() -> Arc<dyn Store>>;
@@ -42,12 +42,14 @@ fn backends(tag: &str) -> Vec<(&'static str, Opener)> {
 }
 
 fn tenant(id: &str) -> TenantRow {
-    TenantRow {
-        id: id.into(),
-        created_at: 10,
-        deleted_at: None,
-        keyring: format!("{{\"of\":\"{id}\"}}"),
-    }
+    TenantRow::new(id, 10, format!("{{\"of\":\"{id}\"}}"))
+}
+
+/// A chain builder that appends one record after the head (the transitions' audit
+/// record), as the lifecycle does.
+fn one_record(tenant: &str, head: Option<(u64, String)>) -> Vec<(u64, String)> {
+    let seq = head.map_or(1, |(s, _)| s + 1);
+    vec![(seq, format!("{{\"tenant\":\"{tenant}\",\"seq\":{seq}}}"))]
 }
 
 #[test]
@@ -124,13 +126,39 @@ fn rows_round_trip_and_record_changes() {
                 ]
             )
             .unwrap());
-        s.offboard_tenant(
-            "acme",
-            "{\"destroyed\":1}",
-            30,
-            &[("k1".into(), "{\"revoked\":1}".into())],
-        )
-        .unwrap();
+        let revoked = [("k1".to_owned(), "{\"revoked\":1}".to_owned())];
+        let shred = store::Transition {
+            tenant: "acme",
+            from: TenantState::Active,
+            due_by: None,
+            to: TenantState::Shredded,
+            offboarding_since: None,
+            shred_due_at: None,
+            deleted_at: Some(30),
+            keyring: Some("{\"destroyed\":1}"),
+            revoked_keys: &revoked,
+        };
+        assert!(
+            s.transition_tenant(&shred, &mut one_record).unwrap(),
+            "{name}"
+        );
+        // A second shred finds the tenant no longer active: nothing written.
+        assert!(
+            !s.transition_tenant(&shred, &mut one_record).unwrap(),
+            "{name}"
+        );
+        // A transition whose audit record cannot be built is not applied.
+        let mut none = |_: &str, _: Option<(u64, String)>| Vec::new();
+        let back = store::Transition {
+            from: TenantState::Shredded,
+            to: TenantState::Active,
+            ..shred
+        };
+        assert!(s.transition_tenant(&back, &mut none).is_err(), "{name}");
+        assert_eq!(
+            s.tenant("acme").unwrap().unwrap().life.state,
+            TenantState::Shredded
+        );
         let acme = s.tenant("acme").unwrap().unwrap();
         assert_eq!(acme.deleted_at, Some(30));
         // No rotation lands on an offboarded tenant, even one read before it.

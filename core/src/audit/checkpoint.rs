@@ -39,9 +39,45 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
+/// A signed record of a retention prune: the tenant's events before `first_kept_seq`
+/// were deleted on purpose, and `prev_hash` is the hash of the last one deleted, so what
+/// remains verifies from it ([`verify_retained`](super::verify::verify_retained)). Signed
+/// like a checkpoint but under its own domain (`phylax/audit/prune/v1`), so no
+/// checkpoint can pass for a prune: a chain that starts late without one was truncated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PruneRecord {
+    /// The tenant.
+    pub tenant: String,
+    /// The first sequence number kept.
+    pub first_kept_seq: u64,
+    /// The hash of event `first_kept_seq - 1`, 64 hex digits.
+    pub prev_hash: String,
+    /// The audit key id of the chain.
+    pub key_id: String,
+    /// When the prune happened, unix seconds.
+    pub time: u64,
+    /// Ed25519 signature, base64url without padding.
+    pub signature: String,
+}
+
+const CHECKPOINT_DOMAIN: &[u8] = b"phylax/audit/checkpoint/v1";
+const PRUNE_DOMAIN: &[u8] = b"phylax/audit/prune/v1";
+
 fn signed_bytes(tenant: &str, seq: u64, head_hash: &[u8; 32], key_id: &str, time: u64) -> Vec<u8> {
+    domain_signed_bytes(CHECKPOINT_DOMAIN, tenant, seq, head_hash, key_id, time)
+}
+
+fn domain_signed_bytes(
+    domain: &[u8],
+    tenant: &str,
+    seq: u64,
+    head_hash: &[u8; 32],
+    key_id: &str,
+    time: u64,
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64 + tenant.len() + key_id.len());
-    buf.extend_from_slice(b"phylax/audit/checkpoint/v1");
+    buf.extend_from_slice(domain);
     crate::crypto::kdf::push_framed(&mut buf, tenant.as_bytes());
     buf.extend_from_slice(&seq.to_be_bytes());
     buf.extend_from_slice(head_hash);
@@ -103,6 +139,30 @@ impl CheckpointSigner {
     }
 }
 
+impl CheckpointSigner {
+    /// Signs a prune record: `tenant`'s events before `first_kept_seq` are deleted, the
+    /// last deleted one having hash `prev_hash`.
+    pub fn sign_prune(
+        &self,
+        tenant: &str,
+        first_kept_seq: u64,
+        prev_hash: &str,
+        key_id: &str,
+        now: u64,
+    ) -> PruneRecord {
+        let hash = parse_hash(prev_hash).unwrap_or([0u8; 32]);
+        let message = domain_signed_bytes(PRUNE_DOMAIN, tenant, first_kept_seq, &hash, key_id, now);
+        PruneRecord {
+            tenant: tenant.to_owned(),
+            first_kept_seq,
+            prev_hash: prev_hash.to_owned(),
+            key_id: key_id.to_owned(),
+            time: now,
+            signature: URL_SAFE_NO_PAD.encode(self.key.sign(&message).to_bytes()),
+        }
+    }
+}
+
 impl std::fmt::Debug for CheckpointSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckpointSigner")
@@ -141,6 +201,44 @@ impl CheckpointVerifier {
         let bytes = Secret32::parse(text).map_err(|_| bad.clone())?;
         let key = VerifyingKey::from_bytes(bytes.expose()).map_err(|_| bad)?;
         Ok(Self { key })
+    }
+
+    /// Verifies a prune record's signature and returns the head the kept events continue
+    /// from (sequence number `first_kept_seq - 1`, hash `prev_hash`).
+    pub fn check_prune(&self, prune: &PruneRecord) -> Result<ChainHead, AuditError> {
+        let hash = parse_hash(&prune.prev_hash).ok_or(AuditError::BadCheckpoint {
+            reason: "the prune record's previous hash is not 64 lowercase hex digits",
+        })?;
+        if prune.first_kept_seq < 2 {
+            return Err(AuditError::BadCheckpoint {
+                reason: "a prune record keeps events from sequence number 2 or later",
+            });
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(&prune.signature)
+            .ok()
+            .and_then(|raw| Signature::from_slice(&raw).ok())
+            .ok_or(AuditError::BadCheckpoint {
+                reason: "the prune record's signature is not 64 bytes of base64url",
+            })?;
+        let message = domain_signed_bytes(
+            PRUNE_DOMAIN,
+            &prune.tenant,
+            prune.first_kept_seq,
+            &hash,
+            &prune.key_id,
+            prune.time,
+        );
+        self.key
+            .verify_strict(&message, &signature)
+            .map_err(|_| AuditError::BadCheckpoint {
+                reason: "the prune record's signature does not verify under this public key",
+            })?;
+        Ok(ChainHead {
+            tenant: prune.tenant.clone(),
+            seq: prune.first_kept_seq - 1,
+            hash: prune.prev_hash.clone(),
+        })
     }
 
     /// Verifies the signature. Every field is covered, so any change fails.

@@ -77,6 +77,13 @@ pub enum AuditError {
         /// The checkpoint's head.
         checkpoint_seq: u64,
     },
+    /// The chain starts at `first_seq` with no signed prune record: its first events
+    /// were removed, not pruned at retention.
+    #[error("the audit chain was truncated at its start: it begins at event {first_seq} and no signed prune record vouches for the events before it")]
+    TruncatedStart {
+        /// The first sequence number present.
+        first_seq: u64,
+    },
     /// The event at `seq` (or the checkpoint) was written under another audit key.
     #[error("audit event {seq} was written under audit key `{found}`, not `{expected}`")]
     WrongKey {
@@ -122,6 +129,7 @@ impl AuditError {
             Self::Reordered { seq } => Some((FaultKind::Reordered, *seq)),
             Self::Inserted { seq } => Some((FaultKind::Inserted, *seq)),
             Self::Truncated { seq, .. } => Some((FaultKind::Truncated, *seq)),
+            Self::TruncatedStart { .. } => Some((FaultKind::Truncated, 1)),
             Self::WrongKey { seq, .. } => Some((FaultKind::WrongKey, *seq)),
             _ => None,
         }
@@ -135,7 +143,7 @@ impl Diagnostic for AuditError {
             Self::Missing { .. } => FaultKind::Missing.code(),
             Self::Reordered { .. } => FaultKind::Reordered.code(),
             Self::Inserted { .. } => FaultKind::Inserted.code(),
-            Self::Truncated { .. } => FaultKind::Truncated.code(),
+            Self::Truncated { .. } | Self::TruncatedStart { .. } => FaultKind::Truncated.code(),
             Self::WrongKey { .. } => FaultKind::WrongKey.code(),
             Self::BadCheckpoint { .. } => "audit.bad_checkpoint",
             Self::InvalidEvent { .. } => "audit.invalid_event",
@@ -150,6 +158,7 @@ impl Diagnostic for AuditError {
                 "treat the log as tampered from this sequence number on; restore it from a trusted copy and investigate"
             }
             Self::Truncated { .. } => "events after the chain's end were removed or rewritten; restore them from a trusted copy",
+            Self::TruncatedStart { .. } => "the chain's first events were deleted without a prune record; restore them from a trusted copy",
             Self::WrongKey { .. } => "verify with the audit key the chain was written with (its key id is stored in every event)",
             Self::BadCheckpoint { .. } => "use the checkpoint exactly as signed, for this tenant, with the signer's public key",
             Self::InvalidEvent { .. } => "give a tenant, an actor id, an action, a time and an outcome; list changed field names only",

@@ -37,8 +37,10 @@ pub mod key;
 pub mod verify;
 
 pub use chain::{AuditChain, AuditRecord, ChainHead};
-pub use checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, TrustedCheckpoint};
+pub use checkpoint::{
+    Checkpoint, CheckpointSigner, CheckpointVerifier, PruneRecord, TrustedCheckpoint,
+};
 pub use error::{AuditError, FaultKind};
 pub use event::{Action, Actor, AuditEvent, Decision, Origin, Outcome, RecordRef, RecordedBy};
 pub use key::AuditKey;
-pub use verify::{verify, verify_from, Verified};
+pub use verify::{verify, verify_from, verify_retained, Verified};

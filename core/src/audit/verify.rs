@@ -48,6 +48,36 @@ pub fn verify(
     verify_from(&ChainHead::genesis(tenant), records, key, checkpoint)
 }
 
+/// Verifies a chain that may have been pruned at retention: from the genesis when
+/// `pruned_to` is `None`, else from the head a verified prune record gives
+/// ([`CheckpointVerifier::check_prune`](super::CheckpointVerifier::check_prune)). A
+/// chain that starts after event 1 without a prune record was truncated at its start:
+/// [`AuditError::TruncatedStart`].
+pub fn verify_retained(
+    tenant: &str,
+    records: &[AuditRecord],
+    key: &AuditKey,
+    pruned_to: Option<&ChainHead>,
+    checkpoint: Option<&TrustedCheckpoint>,
+) -> Result<Verified, AuditError> {
+    match pruned_to {
+        Some(start) => {
+            if start.tenant != tenant {
+                return Err(AuditError::BadCheckpoint {
+                    reason: "the prune record is for another tenant",
+                });
+            }
+            verify_from(start, records, key, checkpoint)
+        }
+        None => match records.first() {
+            Some(first) if first.seq > 1 => Err(AuditError::TruncatedStart {
+                first_seq: first.seq,
+            }),
+            _ => verify(tenant, records, key, checkpoint),
+        },
+    }
+}
+
 /// Verifies records that continue from a trusted `start` (e.g. an earlier verified head),
 /// so a long chain can be checked in pieces.
 pub fn verify_from(

@@ -86,6 +86,13 @@ pub enum CryptoError {
         /// The underlying error.
         source: Box<CryptoError>,
     },
+    /// The keyring was wrapped under a root key that is not held (discarded after a
+    /// root-key rotation, or not configured).
+    #[error("the keyring is wrapped under root key `{id}`, which is not held")]
+    RootKeyUnknown {
+        /// The id the keyring names.
+        id: String,
+    },
     /// The operating system (or, in a browser, `crypto.getRandomValues`) gave no randomness.
     #[error("no secure randomness available")]
     RandomUnavailable,
@@ -104,6 +111,7 @@ impl Diagnostic for CryptoError {
             Self::InvalidName { .. } => "crypto.invalid_name",
             Self::InvalidSpec { .. } => "crypto.invalid_spec",
             Self::InField { source, .. } => source.code(),
+            Self::RootKeyUnknown { .. } => "crypto.root_key_unknown",
             Self::RandomUnavailable => "crypto.random_unavailable",
         }
     }
@@ -120,6 +128,7 @@ impl Diagnostic for CryptoError {
             Self::InvalidName { .. } => "use a non-empty tenant and field path of at most 1024 bytes",
             Self::InvalidSpec { .. } => "list each field once as a JSON pointer (`/diagnosis`), with an optional index spec",
             Self::InField { source, .. } => source.hint(),
+            Self::RootKeyUnknown { .. } => "hold that root key (PHYLAX_ROOT_KEYS lists every key still in use, the current one first); a key discarded after a rotation cannot be brought back, by design",
             Self::RandomUnavailable => "run where the OS or the browser offers a secure random source",
         }
     }

@@ -26,7 +26,7 @@ use super::envelope::{self, Header, HEADER_LEN, OVERHEAD};
 use super::error::CryptoError;
 use super::kdf::{derive_key, hmac_sha256, push_framed, HmacSha256};
 use super::random;
-use super::root_key::{KeyKind, RootKey};
+use super::root_key::{KeyKind, RootKey, RootKeys};
 use super::secret::Secret32;
 
 /// Version of the stored keyring layout.
@@ -49,6 +49,10 @@ pub struct KeyringState {
     /// When the keys were destroyed (unix seconds); the key sets are then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destroyed_at: Option<u64>,
+    /// Id of the root key that wrapped these keys ([`RootKey::id`]); absent in
+    /// keyrings made before root-key ids existed (then the root key given must fit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_key_id: Option<String>,
 }
 
 /// The versions of one kind of key.
@@ -111,6 +115,7 @@ impl Keyring {
                 versions: vec![wrap(root, KeyKind::Index, tenant, 1, &index, now)?],
             },
             destroyed_at: None,
+            root_key_id: Some(root.id().to_owned()),
         };
         Ok(Self::from_parts(
             state,
@@ -122,6 +127,7 @@ impl Keyring {
     /// Opens a stored keyring, unwrapping every version with the root key.
     pub fn open(state: KeyringState, root: &RootKey) -> Result<Self, CryptoError> {
         check_state(&state)?;
+        check_root(&state, root)?;
         let data = unwrap_all(root, KeyKind::Data, &state.tenant, &state.data_keys)?;
         let index = unwrap_all(root, KeyKind::Index, &state.tenant, &state.index_keys)?;
         Ok(Self::from_parts(state, data, index))
@@ -133,6 +139,155 @@ impl Keyring {
             reason: format!("not a keyring: {err}"),
         })?;
         Self::open(state, root)
+    }
+
+    /// Opens a stored keyring with whichever of `roots` wrapped it (the current key for
+    /// a keyring that names none).
+    pub fn open_json_with(json: &str, roots: &RootKeys) -> Result<Self, CryptoError> {
+        let state: KeyringState =
+            serde_json::from_str(json).map_err(|err| CryptoError::InvalidKeyring {
+                reason: format!("not a keyring: {err}"),
+            })?;
+        let root = match &state.root_key_id {
+            Some(id) => roots
+                .get(id)
+                .ok_or_else(|| CryptoError::RootKeyUnknown { id: id.clone() })?,
+            None => roots.current(),
+        };
+        Self::open(state, root)
+    }
+
+    /// The same keys wrapped under `new_root` instead (a root-key rotation): the state
+    /// to store in place of this one. A destroyed keyring has nothing to wrap and is
+    /// returned as it is.
+    pub fn rewrapped_under(&self, new_root: &RootKey) -> Result<KeyringState, CryptoError> {
+        let mut state = self.state.clone();
+        if self.is_destroyed() {
+            return Ok(state);
+        }
+        let tenant = state.tenant.clone();
+        for (kind, set, keys) in [
+            (KeyKind::Data, &mut state.data_keys, &self.data),
+            (KeyKind::Index, &mut state.index_keys, &self.index),
+        ] {
+            for w in &mut set.versions {
+                let key = keys.get(&w.version).ok_or(CryptoError::UnknownKeyVersion {
+                    kind: kind.as_str(),
+                    version: w.version,
+                })?;
+                *w = wrap(new_root, kind, &tenant, w.version, key, w.created_at)?;
+            }
+        }
+        state.root_key_id = Some(new_root.id().to_owned());
+        Ok(state)
+    }
+
+    /// The unwrapped keys as JSON (`{"tenant", "dataKeys": {"active", "versions":
+    /// [{"version", "key"}]}, "indexKeys": ...}`, keys in base64url), for handing a
+    /// departing tenant its own keys sealed to its public key (the host's export). The
+    /// result is secret: seal it at once; it is wiped when dropped.
+    pub fn key_material(&self) -> Result<Zeroizing<String>, CryptoError> {
+        self.check_live()?;
+        // Written by hand into a buffer that is wiped on drop: no copy of a key is
+        // left in a temporary string or JSON value.
+        let mut out = Zeroizing::new(String::with_capacity(512));
+        let tenant =
+            serde_json::to_string(&self.state.tenant).map_err(|e| CryptoError::InvalidKeyring {
+                reason: e.to_string(),
+            })?;
+        out.push_str("{\"tenant\":");
+        out.push_str(&tenant);
+        for (name, active, keys) in [
+            ("dataKeys", self.state.data_keys.active, &self.data),
+            ("indexKeys", self.state.index_keys.active, &self.index),
+        ] {
+            out.push_str(&format!(",\"{name}\":{{\"active\":{active},\"versions\":["));
+            for (i, (version, key)) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let text = Zeroizing::new(key.to_base64url());
+                out.push_str(&format!("{{\"version\":{version},\"key\":\""));
+                out.push_str(&text);
+                out.push_str("\"}");
+            }
+            out.push_str("]}");
+        }
+        out.push('}');
+        Ok(out)
+    }
+
+    /// A keyring from [`Keyring::key_material`]: it decrypts, encrypts and computes
+    /// blind indexes like the original, but holds no wrapped keys, so it cannot be
+    /// stored or rotated.
+    pub fn from_key_material(json: &str) -> Result<Self, CryptoError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Material {
+            tenant: String,
+            data_keys: MaterialSet,
+            index_keys: MaterialSet,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct MaterialSet {
+            active: u32,
+            versions: Vec<MaterialKey>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct MaterialKey {
+            version: u32,
+            key: String,
+        }
+        impl Drop for MaterialKey {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.key);
+            }
+        }
+        let m: Material = serde_json::from_str(json).map_err(|e| CryptoError::InvalidKeyring {
+            reason: format!("not key material: {e}"),
+        })?;
+        envelope::check_name("tenant", &m.tenant, false)?;
+        let open = |set: &MaterialSet| -> Result<(KeySet, BTreeMap<u32, Secret32>), CryptoError> {
+            let mut keys = BTreeMap::new();
+            let mut versions = Vec::new();
+            for k in &set.versions {
+                if k.version == 0 || keys.insert(k.version, Secret32::parse(&k.key)?).is_some() {
+                    return Err(CryptoError::InvalidKeyring {
+                        reason: "key versions must be unique and start at 1".to_owned(),
+                    });
+                }
+                versions.push(WrappedKey {
+                    version: k.version,
+                    created_at: 0,
+                    wrapped: String::new(),
+                });
+            }
+            if !keys.contains_key(&set.active) {
+                return Err(CryptoError::InvalidKeyring {
+                    reason: "the active version is not among the keys".to_owned(),
+                });
+            }
+            Ok((
+                KeySet {
+                    active: set.active,
+                    versions,
+                },
+                keys,
+            ))
+        };
+        let (data_keys, data) = open(&m.data_keys)?;
+        let (index_keys, index) = open(&m.index_keys)?;
+        let state = KeyringState {
+            format: KEYRING_FORMAT,
+            tenant: m.tenant,
+            data_keys,
+            index_keys,
+            destroyed_at: None,
+            root_key_id: None,
+        };
+        Ok(Self::from_parts(state, data, index))
     }
 
     fn from_parts(
@@ -198,6 +353,7 @@ impl Keyring {
     /// Returns the new version.
     pub fn rotate(&mut self, root: &RootKey, now: u64) -> Result<u32, CryptoError> {
         self.check_live()?;
+        check_root(&self.state, root)?;
         let version = next_version(&self.state.data_keys)?;
         let key = Secret32::random()?;
         let wrapped = wrap(root, KeyKind::Data, &self.state.tenant, version, &key, now)?;
@@ -211,6 +367,7 @@ impl Keyring {
     /// versions stay computable ([`Keyring::blind_index_all_versions`]) until retired.
     pub fn rotate_index_key(&mut self, root: &RootKey, now: u64) -> Result<u32, CryptoError> {
         self.check_live()?;
+        check_root(&self.state, root)?;
         let version = next_version(&self.state.index_keys)?;
         let key = Secret32::random()?;
         let wrapped = wrap(root, KeyKind::Index, &self.state.tenant, version, &key, now)?;
@@ -535,6 +692,14 @@ fn unwrap_all(
             Ok((w.version, root.unwrap(kind, tenant, w.version, &bytes)?))
         })
         .collect()
+}
+
+/// A keyring that names its root key must be opened with that key.
+fn check_root(state: &KeyringState, root: &RootKey) -> Result<(), CryptoError> {
+    match &state.root_key_id {
+        Some(id) if id != root.id() => Err(CryptoError::RootKeyUnknown { id: id.clone() }),
+        _ => Ok(()),
+    }
 }
 
 fn check_state(state: &KeyringState) -> Result<(), CryptoError> {

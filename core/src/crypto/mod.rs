@@ -26,7 +26,7 @@ pub use blind_index::{IndexSpec, Normalization};
 pub use error::CryptoError;
 pub use keyring::{KeySet, Keyring, KeyringState, WrappedKey};
 pub use record::{EncryptedRecord, FieldSpec, RecordSpec};
-pub use root_key::RootKey;
+pub use root_key::{RootKey, RootKeys};
 pub use secret::Secret32;
 
 #[cfg(feature = "insecure-fixed-nonces")]

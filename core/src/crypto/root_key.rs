@@ -4,6 +4,8 @@
 //! app embedding the core passes it in. What is stored is only the wrapped keys in each
 //! tenant's [`KeyringState`](super::KeyringState).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::aead::{AeadKey, NONCE_LEN};
@@ -15,6 +17,7 @@ use super::secret::Secret32;
 /// The root key, held as the AES key it derives for wrapping.
 pub struct RootKey {
     kek: AeadKey,
+    id: String,
 }
 
 impl std::fmt::Debug for RootKey {
@@ -46,9 +49,19 @@ impl RootKey {
     /// Uses 32 bytes of key material given by the operator.
     pub fn from_secret(secret: &Secret32) -> Result<Self, CryptoError> {
         let kek = derive_key(secret.expose(), b"phx1/root", b"key-encryption-key")?;
+        let id = derive_key(secret.expose(), b"phx1/root", b"key-id")?;
         Ok(Self {
             kek: AeadKey::new(kek.expose())?,
+            id: URL_SAFE_NO_PAD.encode(id.expose().get(..9).unwrap_or_default()),
         })
+    }
+
+    /// The key's public id: 12 base64url characters derived from it (a one-way
+    /// fingerprint, safe to store and log). Each keyring records the id of the root key
+    /// that wrapped it, so several root keys can be held during a rotation
+    /// ([`RootKeys`]) and a keyring names the key it needs.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Parses 64 hex digits or 43 base64url characters.
@@ -113,4 +126,74 @@ fn wrap_aad(kind: KeyKind, tenant: &str, version: u32) -> Vec<u8> {
     push_framed(&mut aad, tenant.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
     aad
+}
+
+/// Several root keys held at once, during a root-key rotation: the first wraps new
+/// keys; every one still unwraps the keyrings it wrapped. Once every keyring names the
+/// first key (`phylax keys rotate-root`), the others can be discarded, and with them
+/// every wrapped key any backup still holds.
+#[derive(Debug)]
+pub struct RootKeys {
+    current: RootKey,
+    older: Vec<RootKey>,
+}
+
+impl RootKeys {
+    /// The keys, the current one first. At least one; ids must differ.
+    pub fn new(keys: Vec<RootKey>) -> Result<Self, CryptoError> {
+        for (i, k) in keys.iter().enumerate() {
+            if keys.iter().skip(i + 1).any(|o| o.id == k.id) {
+                return Err(CryptoError::InvalidKey {
+                    reason: "the same root key is given twice",
+                });
+            }
+        }
+        let mut keys = keys.into_iter();
+        let current = keys.next().ok_or(CryptoError::InvalidKey {
+            reason: "no root key given",
+        })?;
+        Ok(Self {
+            current,
+            older: keys.collect(),
+        })
+    }
+
+    /// One key.
+    pub fn single(key: RootKey) -> Self {
+        Self {
+            current: key,
+            older: Vec::new(),
+        }
+    }
+
+    /// Parses a comma-separated list of keys (hex or base64url), the current one first.
+    pub fn parse_list(text: &str) -> Result<Self, CryptoError> {
+        Self::new(
+            text.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(RootKey::parse)
+                .collect::<Result<_, _>>()?,
+        )
+    }
+
+    /// The key that wraps new keys.
+    pub fn current(&self) -> &RootKey {
+        &self.current
+    }
+
+    /// The key with this id.
+    pub fn get(&self, id: &str) -> Option<&RootKey> {
+        std::iter::once(&self.current)
+            .chain(&self.older)
+            .find(|k| k.id == id)
+    }
+
+    /// Every key id, the current one first.
+    pub fn ids(&self) -> Vec<&str> {
+        std::iter::once(&self.current)
+            .chain(&self.older)
+            .map(RootKey::id)
+            .collect()
+    }
 }

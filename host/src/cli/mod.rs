@@ -6,12 +6,13 @@ pub mod check;
 pub mod keys;
 pub mod rewrap;
 pub mod store;
+pub mod tenants;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use phylax_core::crypto::RootKey;
+use phylax_core::crypto::{RootKey, RootKeys};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat, ServeArgs};
@@ -31,7 +32,7 @@ enum Command {
     /// Build, sign and verify policy bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
-    /// Generate keys.
+    /// Generate keys, rotate the root key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Re-encrypt an exported JSON Lines file of records to the active key version.
@@ -44,6 +45,9 @@ enum Command {
     /// Store tools: copy an installation between SQLite and PostgreSQL.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Tenant lifecycle: list, offboard, cancel-offboarding, shred, export, decrypt.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
 }
 
 /// Runs the CLI.
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => audit::run(&c),
         Command::Check(a) => check::run(&a),
         Command::Store(c) => store::run(&c),
+        Command::Tenants(c) => tenants::run(&c),
     };
     match result {
         Ok(code) => code,
@@ -113,24 +118,28 @@ pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), String
     }
 }
 
-/// A root key from `PHYLAX_ROOT_KEY`, a key file, or the dev key already in a data dir
-/// (never generated here).
-pub(crate) fn existing_root_key(
+/// The root keys from `PHYLAX_ROOT_KEYS`, `PHYLAX_ROOT_KEY`, a key file, or the dev key
+/// already in a data dir (never generated here).
+pub(crate) fn existing_root_keys(
     file: Option<&Path>,
     data_dir: Option<&Path>,
-) -> Result<RootKey, String> {
+) -> Result<RootKeys, String> {
+    if let Ok(v) = std::env::var("PHYLAX_ROOT_KEYS") {
+        return RootKeys::parse_list(v.trim()).map_err(|e| format!("PHYLAX_ROOT_KEYS: {e}"));
+    }
     if let Ok(v) = std::env::var("PHYLAX_ROOT_KEY") {
-        return RootKey::parse(v.trim()).map_err(|e| format!("PHYLAX_ROOT_KEY: {e}"));
+        return RootKey::parse(v.trim())
+            .map(RootKeys::single)
+            .map_err(|e| format!("PHYLAX_ROOT_KEY: {e}"));
     }
     let path = match (file, data_dir) {
         (Some(f), _) => f.to_path_buf(),
         (None, Some(d)) => d.join("root.key"),
-        (None, None) => {
-            return Err(
-                "give the root key: PHYLAX_ROOT_KEY, --root-key-file or --data-dir".to_owned(),
-            )
-        }
+        (None, None) => return Err(
+            "give the root key: PHYLAX_ROOT_KEYS, PHYLAX_ROOT_KEY, --root-key-file or --data-dir"
+                .to_owned(),
+        ),
     };
     let text = zeroize::Zeroizing::new(read(&path)?);
-    RootKey::parse(text.trim()).map_err(|e| format!("`{}`: {e}", path.display()))
+    RootKeys::parse_list(text.trim()).map_err(|e| format!("`{}`: {e}", path.display()))
 }

@@ -108,7 +108,7 @@ fn tenant_keyring(store: &dyn Store, tenant: &str) -> Result<String, String> {
 
 /// Runs the rewrap.
 pub fn run(args: &RewrapArgs) -> Result<ExitCode, String> {
-    let root = super::existing_root_key(args.root_key_file.as_deref(), args.data_dir.as_deref())?;
+    let roots = super::existing_root_keys(args.root_key_file.as_deref(), args.data_dir.as_deref())?;
     let keyring_json = match (&args.keyring, &args.store, &args.data_dir) {
         (Some(k), _, _) => super::read(k)?,
         (None, Some(url), _) => {
@@ -122,7 +122,7 @@ pub fn run(args: &RewrapArgs) -> Result<ExitCode, String> {
         }
         (None, None, None) => return Err("give --data-dir, --store or --keyring".to_owned()),
     };
-    let keyring = Keyring::open_json(&keyring_json, &root).map_err(|e| e.to_string())?;
+    let keyring = Keyring::open_json_with(&keyring_json, &roots).map_err(|e| e.to_string())?;
     let spec: RecordSpec = serde_json::from_str(&super::read(&args.spec)?)
         .map_err(|e| format!("`{}`: {e}", args.spec.display()))?;
     spec.check().map_err(|e| e.to_string())?;

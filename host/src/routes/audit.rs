@@ -307,7 +307,7 @@ pub async fn verify(
     _caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    state.tenant(&tenant).await?;
+    let row = state.tenant(&tenant).await?;
     let records = whole_chain(&state, &tenant)
         .await?
         .iter()
@@ -322,7 +322,24 @@ pub async fn verify(
             error: None,
         }));
     }
-    let verdict = match audit::verify(&tenant, &records, state.audit.key(), None) {
+    // A chain pruned at retention verifies from its signed prune record.
+    let pruned_to = match crate::lifecycle::prune_record(&row)? {
+        Some(p) => Some(
+            crate::lifecycle::host_signer(&state.signing_key)?
+                .verifier()
+                .check_prune(&p)
+                .map_err(|e| ApiError::from_diagnostic(&e))?,
+        ),
+        None => None,
+    };
+    let verified = audit::verify_retained(
+        &tenant,
+        &records,
+        state.audit.key(),
+        pruned_to.as_ref(),
+        None,
+    );
+    let verdict = match verified {
         Ok(v) => Verdict {
             valid: true,
             records: v.verified,

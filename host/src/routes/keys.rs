@@ -60,12 +60,12 @@ pub async fn rotate(
     let _guard = state.admin_lock.lock().await;
     // The store's row, not the cache: another node may have rotated a moment ago.
     let row = state.tenant_from_store(&tenant).await?;
-    let mut keyring =
-        Keyring::open_json(&row.keyring, &state.root).map_err(|e| ApiError::from_diagnostic(&e))?;
+    let mut keyring = Keyring::open_json_with(&row.keyring, &state.root)
+        .map_err(|e| ApiError::from_diagnostic(&e))?;
     let at = now();
     let version = match body.kind {
-        KeyKind::Data => keyring.rotate(&state.root, at),
-        KeyKind::Index => keyring.rotate_index_key(&state.root, at),
+        KeyKind::Data => keyring.rotate(state.root_of(&keyring), at),
+        KeyKind::Index => keyring.rotate_index_key(state.root_of(&keyring), at),
     }
     .map_err(|e| ApiError::from_diagnostic(&e))?;
     let json = keyring.to_json();

@@ -1,21 +1,23 @@
-//! Tenants: create (platform admin), list, get, offboard (crypto-shred + mark deleted).
+//! Tenants: create (platform admin), list, get, and their lifecycle: offboard (the
+//! export window), cancel offboarding, shred (crypto-shredding), retention settings
+//! (`crate::lifecycle`).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use phylax_core::audit::{Action, Outcome};
 use phylax_core::crypto::Keyring;
-use phylax_core::identity::{api_key, ApiKeyRecord};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ok, ok_with, JsonBody};
 use crate::auth::{invalid_id, is_valid_id, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::{self, ShredWhen};
 use crate::state::{blocking, now, AppState};
-use crate::store::TenantRow;
+use crate::store::{TenantRow, TenantState};
 
 /// `POST /v1/tenants` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,25 +35,57 @@ pub struct TenantInfo {
     pub id: String,
     /// Creation time, unix seconds.
     pub created_at: u64,
-    /// Offboarding time, when offboarded.
+    /// `active`, `offboarding` (export window: reads and exports only) or `shredded`.
+    pub state: TenantState,
+    /// When offboarding started, while offboarding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offboarding_since: Option<u64>,
+    /// When the export window ends and the keys are destroyed, while offboarding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shred_due_at: Option<u64>,
+    /// When the keys were destroyed, once shredded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<u64>,
     /// Active data-key version (0 once destroyed).
     pub active_key_version: u32,
     /// Active blind-index key version (0 once destroyed).
     pub active_index_key_version: u32,
+    /// The retention settings.
+    pub settings: TenantSettings,
 }
 
-fn info(row: &TenantRow) -> ApiResult<TenantInfo> {
+/// A tenant's retention settings: apps apply the same rule to their own rows.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Audit events older than this many days are pruned (default 2557: seven years).
+    pub audit_retention_days: u32,
+    /// Days between the start of offboarding and the shred (default 90).
+    pub export_window_days: u32,
+}
+
+/// A tenant's API view.
+pub fn info(row: &TenantRow) -> ApiResult<TenantInfo> {
     let state: phylax_core::crypto::KeyringState =
         serde_json::from_str(&row.keyring).map_err(ApiError::internal)?;
     Ok(TenantInfo {
         id: row.id.clone(),
         created_at: row.created_at,
+        state: row.life.state,
+        offboarding_since: row.life.offboarding_since,
+        shred_due_at: row.life.shred_due_at,
         deleted_at: row.deleted_at,
         active_key_version: state.data_keys.active,
         active_index_key_version: state.index_keys.active,
+        settings: settings(row),
     })
+}
+
+fn settings(row: &TenantRow) -> TenantSettings {
+    TenantSettings {
+        audit_retention_days: row.life.audit_retention_days,
+        export_window_days: row.life.export_window_days,
+    }
 }
 
 /// `POST /v1/tenants`: creates a tenant with a fresh keyring (platform admin).
@@ -66,14 +100,9 @@ pub async fn create(
     }
     let _guard = state.admin_lock.lock().await;
     let at = now();
-    let keyring =
-        Keyring::create(&body.id, &state.root, at).map_err(|e| ApiError::from_diagnostic(&e))?;
-    let row = TenantRow {
-        id: body.id.clone(),
-        created_at: at,
-        deleted_at: None,
-        keyring: keyring.to_json(),
-    };
+    let keyring = Keyring::create(&body.id, state.root.current(), at)
+        .map_err(|e| ApiError::from_diagnostic(&e))?;
+    let row = TenantRow::new(&body.id, at, keyring.to_json());
     let store = state.store.clone();
     let r = row.clone();
     if !blocking(move || Ok(store.create_tenant(&r)?)).await? {
@@ -115,52 +144,194 @@ pub async fn get(
     Ok(ok(info(&row)?))
 }
 
-/// `DELETE /v1/tenants/{tenant}`: offboards the tenant: its keys are destroyed
+/// `DELETE /v1/tenants/{tenant}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ShredQuery {
+    /// Required to shred a tenant that is still active (it skips the export window).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `DELETE /v1/tenants/{tenant}`: shreds the tenant now: its keys are destroyed
 /// (crypto-shredding: every ciphertext of the tenant now fails with
-/// `crypto.key_destroyed`), its API keys revoked, and it is marked deleted. The audit
-/// chain is kept. Platform admin only.
+/// `crypto.key_destroyed`) and its API keys revoked. The audit chain is kept. An
+/// offboarding tenant is shredded at once; an active one only with `?confirm=true`.
+/// Platform admin only.
 ///
 /// In force on every node within the propagation bound (`sync_bound_ms`, default
 /// 1 s).
-#[utoipa::path(delete, path = "/v1/tenants/{tenant}", responses((status = 200, body = TenantInfo)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}", params(ShredQuery), responses((status = 200, body = TenantInfo), (status = 409, description = "already shredded, or active without confirm")), security(("bearer" = [])))]
+pub async fn shred(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Query(q): Query<ShredQuery>,
+) -> ApiResult<Response> {
+    let _guard = state.admin_lock.lock().await;
+    let event = caller.event(&tenant, Action::Admin, "tenant.shred", Outcome::Success);
+    let s = state.clone();
+    let t = tenant.clone();
+    let row = blocking(move || {
+        let at = now();
+        lifecycle::shred(
+            &*s.store,
+            s.audit.key(),
+            &t,
+            ShredWhen::Now { confirm: q.confirm },
+            &event,
+            at,
+        )
+    })
+    .await?
+    .ok_or_else(|| ApiError::internal("an immediate shred reported nothing done"))?;
+    state.changed().await?;
+    Ok(ok(info(&row)?))
+}
+
+/// `POST /v1/tenants/{tenant}/offboard` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OffboardBody {
+    /// The export window in days (default: the tenant's `exportWindowDays`).
+    #[serde(default)]
+    pub export_window_days: Option<u32>,
+}
+
+/// `POST /v1/tenants/{tenant}/offboard`: starts offboarding. The tenant enters its
+/// export window: reads, decryption and exports are allowed (and audited), writes are
+/// refused with 409 `tenant.offboarding`. When the window ends, the server shreds it.
+/// Platform admin only.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/offboard", request_body = OffboardBody, responses((status = 200, body = TenantInfo), (status = 409, description = "not active")), security(("bearer" = [])))]
 pub async fn offboard(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<OffboardBody>,
+) -> ApiResult<Response> {
+    let _guard = state.admin_lock.lock().await;
+    let event = caller.event(&tenant, Action::Admin, "tenant.offboard", Outcome::Success);
+    let s = state.clone();
+    let t = tenant.clone();
+    let row = blocking(move || {
+        lifecycle::offboard(
+            &*s.store,
+            s.audit.key(),
+            &t,
+            body.export_window_days,
+            &event,
+            now(),
+        )
+    })
+    .await?;
+    state.changed().await?;
+    Ok(ok(info(&row)?))
+}
+
+/// `POST /v1/tenants/{tenant}/cancel-offboarding`: ends the export window early and
+/// makes the tenant active again. Platform admin only.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/cancel-offboarding", responses((status = 200, body = TenantInfo), (status = 409, description = "not offboarding")), security(("bearer" = [])))]
+pub async fn cancel_offboarding(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
     let _guard = state.admin_lock.lock().await;
-    let row = state.tenant_from_store(&tenant).await?;
-    let at = now();
-    let mut destroyed =
-        Keyring::open_json(&row.keyring, &state.root).map_err(|e| ApiError::from_diagnostic(&e))?;
-    destroyed.destroy(at);
-    let keyring_json = destroyed.to_json();
-    let store = state.store.clone();
+    let event = caller.event(
+        &tenant,
+        Action::Admin,
+        "tenant.cancel_offboarding",
+        Outcome::Success,
+    );
+    let s = state.clone();
     let t = tenant.clone();
-    let revoked: Vec<(String, String)> = blocking(move || {
-        let mut out = Vec::new();
-        for json in store.api_keys(&t)? {
-            let record: ApiKeyRecord = serde_json::from_str(&json).map_err(ApiError::internal)?;
-            let revoked = api_key::revoke(&record, at);
-            out.push((
-                revoked.key_id.clone(),
-                serde_json::to_string(&revoked).map_err(ApiError::internal)?,
-            ));
-        }
-        Ok(out)
+    let row = blocking(move || lifecycle::cancel(&*s.store, s.audit.key(), &t, &event)).await?;
+    state.changed().await?;
+    Ok(ok(info(&row)?))
+}
+
+/// `GET /v1/tenants/{tenant}/settings`: the tenant's retention settings.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/settings", responses((status = 200, body = TenantSettings)), security(("bearer" = [])))]
+pub async fn get_settings(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    let row = state.tenant(&tenant).await?;
+    Ok(ok(settings(&row)))
+}
+
+/// `PUT /v1/tenants/{tenant}/settings`: sets an active tenant's retention settings.
+/// Platform admin only.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/settings", request_body = TenantSettings, responses((status = 200, body = TenantSettings)), security(("bearer" = [])))]
+pub async fn put_settings(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<TenantSettings>,
+) -> ApiResult<Response> {
+    let _guard = state.admin_lock.lock().await;
+    let s = state.clone();
+    let t = tenant.clone();
+    let row = blocking(move || {
+        lifecycle::put_settings(
+            &*s.store,
+            &t,
+            body.audit_retention_days,
+            body.export_window_days,
+        )
     })
     .await?;
-    let store = state.store.clone();
-    let (t, k) = (tenant.clone(), keyring_json.clone());
-    blocking(move || Ok(store.offboard_tenant(&t, &k, at, &revoked)?)).await?;
     state.changed().await?;
-    state
-        .audit
-        .append(
-            &tenant,
-            vec![caller.event(&tenant, Action::Admin, "tenant.offboard", Outcome::Success)],
-        )
-        .await?;
+    let mut event = caller.event(&tenant, Action::Admin, "tenant.settings", Outcome::Success);
+    event.changed_fields = vec!["auditRetentionDays".into(), "exportWindowDays".into()];
+    state.audit.append(&tenant, vec![event]).await?;
+    Ok(ok(settings(&row)))
+}
+
+/// `GET /v1/tenants/{tenant}/export` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportQuery {
+    /// The tenant's X25519 public key (base64url): its data and index keys are then
+    /// included, sealed to it with HPKE. Without it no key material leaves.
+    #[serde(default)]
+    pub recipient_key: Option<String>,
+}
+
+/// `GET /v1/tenants/{tenant}/export`: one archive with the tenant's audit chain (and
+/// a signed checkpoint of its head), policy versions, API key and key metadata, signed
+/// with the host's key; verify it offline with `phylax audit verify --export FILE`.
+/// Allowed while active and during the export window; the export is audited first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/export", params(ExportQuery), responses((status = 200, description = "the export archive (JSON)"), (status = 409, description = "shredded")), security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
     let row = state.tenant(&tenant).await?;
-    Ok(ok(info(&row)?))
+    if row.life.state == TenantState::Shredded {
+        return Err(lifecycle::wrong_state(&tenant, row.life.state, "export it"));
+    }
+    let mut event = caller.event(&tenant, Action::Export, "tenant.export", Outcome::Success);
+    if q.recipient_key.is_some() {
+        event.changed_fields = vec!["sealedKeys".into()];
+    }
+    state.audit.append(&tenant, vec![event]).await?;
+    let s = state.clone();
+    let t = tenant.clone();
+    let archive = blocking(move || {
+        let keys = crate::export::Keys {
+            audit: s.audit.key(),
+            signing: &s.signing_key,
+            roots: &s.root,
+        };
+        crate::export::build(&*s.store, &keys, &t, q.recipient_key.as_deref(), now())
+    })
+    .await?;
+    let text = serde_json::to_string(&archive).map_err(ApiError::internal)?;
+    Ok(super::json_response(StatusCode::OK, text))
 }

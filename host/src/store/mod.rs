@@ -54,10 +54,25 @@ pub struct TenantRow {
     pub id: String,
     /// Creation time, unix seconds.
     pub created_at: u64,
-    /// Offboarding time, when offboarded.
+    /// When its keys were destroyed (shredded).
     pub deleted_at: Option<u64>,
     /// `KeyringState` JSON (wrapped keys only).
     pub keyring: String,
+    /// Where it stands in its lifecycle, and its retention settings.
+    pub life: Lifecycle,
+}
+
+impl TenantRow {
+    /// A new active tenant with the default retention settings.
+    pub fn new(id: &str, created_at: u64, keyring: String) -> Self {
+        Self {
+            id: id.to_owned(),
+            created_at,
+            deleted_at: None,
+            keyring,
+            life: Lifecycle::default(),
+        }
+    }
 }
 
 impl fmt::Debug for TenantRow {
@@ -66,9 +81,109 @@ impl fmt::Debug for TenantRow {
             .field("id", &self.id)
             .field("created_at", &self.created_at)
             .field("deleted_at", &self.deleted_at)
+            .field("life", &self.life)
             .finish_non_exhaustive()
     }
 }
+
+/// A tenant's lifecycle state (`crate::lifecycle`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    /// In use.
+    Active,
+    /// In its export window: reads and exports allowed, writes refused; shredded when
+    /// the window ends unless cancelled.
+    Offboarding,
+    /// Keys destroyed: every ciphertext fails with `crypto.key_destroyed`.
+    Shredded,
+}
+
+impl TenantState {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Offboarding => "offboarding",
+            Self::Shredded => "shredded",
+        }
+    }
+
+    /// From the stored text.
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        match text {
+            "active" => Ok(Self::Active),
+            "offboarding" => Ok(Self::Offboarding),
+            "shredded" => Ok(Self::Shredded),
+            other => Err(StoreError::new(format!("unknown tenant state `{other}`"))),
+        }
+    }
+}
+
+/// Default audit retention: seven years (2,557 days).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 2557;
+/// Default export window after offboarding starts: 90 days.
+pub const DEFAULT_EXPORT_WINDOW_DAYS: u32 = 90;
+
+/// A tenant's lifecycle columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// The state.
+    pub state: TenantState,
+    /// When offboarding started, while offboarding.
+    pub offboarding_since: Option<u64>,
+    /// When the export window ends and the keys are destroyed, while offboarding.
+    pub shred_due_at: Option<u64>,
+    /// Audit events older than this many days are pruned.
+    pub audit_retention_days: u32,
+    /// Days between the start of offboarding and the shred.
+    pub export_window_days: u32,
+    /// The signed record of the last prune (`PruneRecord` JSON), if any.
+    pub audit_prune: Option<String>,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            state: TenantState::Active,
+            offboarding_since: None,
+            shred_due_at: None,
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
+            export_window_days: DEFAULT_EXPORT_WINDOW_DAYS,
+            audit_prune: None,
+        }
+    }
+}
+
+/// A lifecycle transition, applied by [`Store::transition_tenant`] only if the tenant
+/// is still in state `from` (and, for a due shred, its window has ended by `due_by`):
+/// the compare-and-set that lets exactly one node perform it.
+#[derive(Debug)]
+pub struct Transition<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The state it must be in.
+    pub from: TenantState,
+    /// When set, `shred_due_at` must be at or before this time.
+    pub due_by: Option<u64>,
+    /// The new state.
+    pub to: TenantState,
+    /// The new `offboarding_since`.
+    pub offboarding_since: Option<u64>,
+    /// The new `shred_due_at`.
+    pub shred_due_at: Option<u64>,
+    /// Sets `deleted_at` (a shred).
+    pub deleted_at: Option<u64>,
+    /// Replaces the keyring (the destroyed one, for a shred).
+    pub keyring: Option<&'a str>,
+    /// API key records to save (revoked ones, for a shred).
+    pub revoked_keys: &'a [(String, String)],
+}
+
+/// The columns of `SELECT`s that read a whole tenant row, in [`tenant_row`]'s order.
+pub(crate) const TENANT_COLUMNS: &str = "id, created_at, deleted_at, keyring, state, offboarding_since, shred_due_at, audit_retention_days, export_window_days, audit_prune";
 
 /// One stored version of a tenant's policies.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,15 +235,36 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// `false` when another writer changed it first, or offboarded the tenant (a
     /// rotation read before an offboarding must never bring its keys back).
     fn update_keyring(&self, id: &str, expected: &str, keyring: &str) -> StoreResult<bool>;
-    /// Offboards a tenant in one transaction: saves the destroyed keyring, sets
-    /// `deleted_at`, and saves the given (revoked) API key records.
-    fn offboard_tenant(
+    /// Applies a lifecycle transition and appends its audit record (`build` is asked
+    /// for it, given the chain's head) in one transaction: `false`, with nothing
+    /// written, when the tenant is no longer in `from` (or not yet due). A transition
+    /// whose audit record cannot be built is not applied. After a shred on SQLite the
+    /// WAL is checkpointed and truncated, so no copy of the old keyring is left in it.
+    fn transition_tenant(
+        &self,
+        t: &Transition<'_>,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool>;
+    /// Sets an active tenant's retention settings: `false` when it is not active.
+    fn put_tenant_settings(
         &self,
         id: &str,
-        keyring: &str,
-        at: u64,
-        revoked_keys: &[(String, String)],
-    ) -> StoreResult<()>;
+        audit_retention_days: u32,
+        export_window_days: u32,
+    ) -> StoreResult<bool>;
+    /// Prunes a tenant's chain before `first_kept` in one transaction, if its stored
+    /// prune record is still `expected`: saves the new signed `prune` record, appends
+    /// the prune's own audit record (after the head, which may itself be pruned), and
+    /// deletes the records before `first_kept`.
+    /// `false` (nothing written) when another node pruned first.
+    fn prune_audit(
+        &self,
+        tenant: &str,
+        expected: Option<&str>,
+        prune: &str,
+        first_kept: u64,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool>;
 
     /// Stores a new version of a tenant's policies and returns its number.
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32>;

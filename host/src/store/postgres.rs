@@ -32,15 +32,21 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use super::{
-    redact_url, ChainBuilder, Change, PolicyRow, Store, StoreError, StoreResult, TenantRow,
-    CHANGES_KEPT,
+    redact_url, ChainBuilder, Change, Lifecycle, PolicyRow, Store, StoreError, StoreResult,
+    TenantRow, TenantState, Transition, CHANGES_KEPT, TENANT_COLUMNS,
 };
 
 /// The migrations, in order. Never edit an applied one: add a new file.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_lifecycle",
+        include_str!("../../migrations/postgres/0002_lifecycle.sql"),
+    ),
+];
 
 /// The key of the transaction-scoped advisory lock migrations run under ("phylax-m").
 const MIGRATION_LOCK: i64 = 0x7068_796c_6178_2d6d;
@@ -136,12 +142,31 @@ fn int4(v: &(dyn ToSql + Sync)) -> Param<'_> {
     (v, Type::INT4)
 }
 
-fn tenant_row(r: &Row) -> Result<TenantRow, tokio_postgres::Error> {
+fn days_i32(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
+}
+
+fn tenant_row(r: &Row) -> StoreResult<TenantRow> {
+    let days = |i: usize| -> StoreResult<u32> {
+        Ok(u32::try_from(r.try_get::<_, i32>(i).map_err(pg_err)?).unwrap_or(0))
+    };
+    let opt = |i: usize| -> StoreResult<Option<u64>> {
+        Ok(r.try_get::<_, Option<i64>>(i).map_err(pg_err)?.map(to_u64))
+    };
+    let state: String = r.try_get(4).map_err(pg_err)?;
     Ok(TenantRow {
-        id: r.try_get(0)?,
-        created_at: to_u64(r.try_get(1)?),
-        deleted_at: r.try_get::<_, Option<i64>>(2)?.map(to_u64),
-        keyring: r.try_get(3)?,
+        id: r.try_get(0).map_err(pg_err)?,
+        created_at: to_u64(r.try_get(1).map_err(pg_err)?),
+        deleted_at: opt(2)?,
+        keyring: r.try_get(3).map_err(pg_err)?,
+        life: Lifecycle {
+            state: TenantState::parse(&state)?,
+            offboarding_since: opt(5)?,
+            shred_due_at: opt(6)?,
+            audit_retention_days: days(7)?,
+            export_window_days: days(8)?,
+            audit_prune: r.try_get(9).map_err(pg_err)?,
+        },
     })
 }
 
@@ -375,6 +400,17 @@ async fn append_batch(
 ) -> StoreResult<()> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(pg_err)?;
+    append_in_tx(&tx, tenants, build).await?;
+    tx.commit().await.map_err(pg_err)
+}
+
+/// The group commit's two statements inside the caller's transaction; returns how many
+/// records were inserted.
+async fn append_in_tx(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenants: &[String],
+    build: &mut ChainBuilder<'_>,
+) -> StoreResult<usize> {
     // 1. Create the missing head rows and lock every head of the batch, in the callers'
     //    (sorted) order. ON CONFLICT DO UPDATE waits for another writer's commit and
     //    RETURNING gives the newest committed seq; the join reads its record. If another
@@ -468,7 +504,22 @@ async fn append_batch(
         .await
         .map_err(pg_err)?;
     }
-    tx.commit().await.map_err(pg_err)
+    Ok(r_tenants.len())
+}
+
+/// Appends the one-tenant audit record(s) `build` makes inside the caller's
+/// transaction; fails (so it rolls back) when it makes none.
+async fn append_required(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &str,
+    build: &mut ChainBuilder<'_>,
+) -> StoreResult<()> {
+    if append_in_tx(tx, &[tenant.to_owned()], build).await? == 0 {
+        return Err(StoreError::new(
+            "the audit record of a tenant change could not be built; nothing was changed",
+        ));
+    }
+    Ok(())
 }
 
 impl Store for PgStore {
@@ -481,11 +532,20 @@ impl Store for PgStore {
             let mut client = self.pool.get().await.map_err(pool_err)?;
             let tx = client.transaction().await.map_err(pg_err)?;
             let created = to_i64(row.created_at);
+            let retention = days_i32(row.life.audit_retention_days);
+            let window = days_i32(row.life.export_window_days);
             let n = tx
                 .execute_typed(
-                    "INSERT INTO tenants (id, created_at, deleted_at, keyring) VALUES ($1, $2, NULL, $3)
+                    "INSERT INTO tenants (id, created_at, deleted_at, keyring, audit_retention_days, export_window_days)
+                     VALUES ($1, $2, NULL, $3, $4, $5)
                      ON CONFLICT (id) DO NOTHING",
-                    &[text(&row.id), int8(&created), text(&row.keyring)],
+                    &[
+                        text(&row.id),
+                        int8(&created),
+                        text(&row.keyring),
+                        int4(&retention),
+                        int4(&window),
+                    ],
                 )
                 .await
                 .map_err(pg_err)?;
@@ -499,21 +559,18 @@ impl Store for PgStore {
 
     fn tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
         let rows = self.rows(
-            "SELECT id, created_at, deleted_at, keyring FROM tenants WHERE id = $1",
+            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
             &[text(&id)],
         )?;
-        rows.first().map(tenant_row).transpose().map_err(pg_err)
+        rows.first().map(tenant_row).transpose()
     }
 
     fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
         let rows = self.rows(
-            "SELECT id, created_at, deleted_at, keyring FROM tenants ORDER BY id",
+            &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"),
             &[],
         )?;
-        rows.iter()
-            .map(tenant_row)
-            .collect::<Result<_, _>>()
-            .map_err(pg_err)
+        rows.iter().map(tenant_row).collect()
     }
 
     fn update_keyring(&self, id: &str, expected: &str, keyring: &str) -> StoreResult<bool> {
@@ -536,35 +593,139 @@ impl Store for PgStore {
         })
     }
 
-    fn offboard_tenant(
+    fn transition_tenant(
+        &self,
+        t: &Transition<'_>,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.run(async {
+                let mut client = self.pool.get().await.map_err(pool_err)?;
+                let tx = client.transaction().await.map_err(pg_err)?;
+                let (from, to) = (t.from.as_str(), t.to.as_str());
+                let since = t.offboarding_since.map(to_i64);
+                let due = t.shred_due_at.map(to_i64);
+                let deleted = t.deleted_at.map(to_i64);
+                let due_by = t.due_by.map(to_i64);
+                let n = tx
+                    .execute_typed(
+                        "UPDATE tenants SET state = $3, offboarding_since = $4, shred_due_at = $5,
+                           deleted_at = COALESCE(deleted_at, $6), keyring = COALESCE($7, keyring)
+                         WHERE id = $1 AND state = $2 AND ($8::BIGINT IS NULL OR shred_due_at <= $8)",
+                        &[
+                            text(&t.tenant),
+                            text(&from),
+                            text(&to),
+                            int8(&since),
+                            int8(&due),
+                            int8(&deleted),
+                            text(&t.keyring),
+                            int8(&due_by),
+                        ],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                record_change(&tx, "tenant", t.tenant).await?;
+                for (key_id, record) in t.revoked_keys {
+                    tx.execute_typed(
+                        "UPDATE api_keys SET record = $2 WHERE key_id = $1",
+                        &[text(key_id), text(record)],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                    record_change(&tx, "api_key", key_id).await?;
+                }
+                append_required(&tx, t.tenant, &mut *build).await?;
+                tx.commit().await.map_err(pg_err)?;
+                Ok(true)
+            });
+            match result {
+                Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
+                    tracing::warn!(error = %e, attempt, "tenant transition conflict; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn put_tenant_settings(
         &self,
         id: &str,
-        keyring: &str,
-        at: u64,
-        revoked_keys: &[(String, String)],
-    ) -> StoreResult<()> {
+        audit_retention_days: u32,
+        export_window_days: u32,
+    ) -> StoreResult<bool> {
         self.run(async {
             let mut client = self.pool.get().await.map_err(pool_err)?;
             let tx = client.transaction().await.map_err(pg_err)?;
-            let at = to_i64(at);
-            tx.execute_typed(
-                "UPDATE tenants SET keyring = $2, deleted_at = COALESCE(deleted_at, $3) WHERE id = $1",
-                &[text(&id), text(&keyring), int8(&at)],
-            )
-            .await
-            .map_err(pg_err)?;
-            record_change(&tx, "tenant", id).await?;
-            for (key_id, record) in revoked_keys {
-                tx.execute_typed(
-                    "UPDATE api_keys SET record = $2 WHERE key_id = $1",
-                    &[text(key_id), text(record)],
+            let (retention, window) =
+                (days_i32(audit_retention_days), days_i32(export_window_days));
+            let n = tx
+                .execute_typed(
+                    "UPDATE tenants SET audit_retention_days = $2, export_window_days = $3
+                     WHERE id = $1 AND state = 'active'",
+                    &[text(&id), int4(&retention), int4(&window)],
                 )
                 .await
                 .map_err(pg_err)?;
-                record_change(&tx, "api_key", key_id).await?;
+            if n != 1 {
+                return Ok(false);
             }
-            tx.commit().await.map_err(pg_err)
+            record_change(&tx, "tenant", id).await?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(true)
         })
+    }
+
+    fn prune_audit(
+        &self,
+        tenant: &str,
+        expected: Option<&str>,
+        prune: &str,
+        first_kept: u64,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.run(async {
+                let mut client = self.pool.get().await.map_err(pool_err)?;
+                let tx = client.transaction().await.map_err(pg_err)?;
+                let n = tx
+                    .execute_typed(
+                        "UPDATE tenants SET audit_prune = $3
+                         WHERE id = $1 AND audit_prune IS NOT DISTINCT FROM $2",
+                        &[text(&tenant), text(&expected), text(&prune)],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                // Appended first: the head it chains onto may be among those deleted.
+                append_required(&tx, tenant, &mut *build).await?;
+                let first = to_i64(first_kept);
+                tx.execute_typed(
+                    "DELETE FROM audit_records WHERE tenant = $1 AND seq < $2",
+                    &[text(&tenant), int8(&first)],
+                )
+                .await
+                .map_err(pg_err)?;
+                record_change(&tx, "tenant", tenant).await?;
+                tx.commit().await.map_err(pg_err)?;
+                Ok(true)
+            });
+            match result {
+                Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
+                    tracing::warn!(error = %e, attempt, "audit prune conflict; retrying");
+                }
+                other => return other,
+            }
+        }
     }
 
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
@@ -825,15 +986,34 @@ impl Store for PgStore {
             let tx = client.transaction().await.map_err(pg_err)?;
             let created = to_i64(row.created_at);
             let deleted = row.deleted_at.map(to_i64);
+            let life = &row.life;
+            let state = life.state.as_str();
+            let since = life.offboarding_since.map(to_i64);
+            let due = life.shred_due_at.map(to_i64);
+            let retention = days_i32(life.audit_retention_days);
+            let window = days_i32(life.export_window_days);
             tx.execute_typed(
-                "INSERT INTO tenants (id, created_at, deleted_at, keyring) VALUES ($1, $2, $3, $4)
+                "INSERT INTO tenants (id, created_at, deleted_at, keyring, state, offboarding_since,
+                   shred_due_at, audit_retention_days, export_window_days, audit_prune)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,
-                   deleted_at = EXCLUDED.deleted_at, keyring = EXCLUDED.keyring",
+                   deleted_at = EXCLUDED.deleted_at, keyring = EXCLUDED.keyring,
+                   state = EXCLUDED.state, offboarding_since = EXCLUDED.offboarding_since,
+                   shred_due_at = EXCLUDED.shred_due_at,
+                   audit_retention_days = EXCLUDED.audit_retention_days,
+                   export_window_days = EXCLUDED.export_window_days,
+                   audit_prune = EXCLUDED.audit_prune",
                 &[
                     text(&row.id),
                     int8(&created),
                     int8(&deleted),
                     text(&row.keyring),
+                    text(&state),
+                    int8(&since),
+                    int8(&due),
+                    int4(&retention),
+                    int4(&window),
+                    text(&life.audit_prune),
                 ],
             )
             .await

@@ -18,7 +18,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{ChainBuilder, Change, PolicyRow, Store, StoreError, StoreResult, TenantRow};
+use super::{
+    ChainBuilder, Change, Lifecycle, PolicyRow, Store, StoreError, StoreResult, TenantRow,
+    TenantState, Transition, TENANT_COLUMNS,
+};
 
 /// The migrations, in order. Never edit an applied one: add a new file.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -26,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_scale_out",
         include_str!("../../migrations/0002_scale_out.sql"),
+    ),
+    (
+        "0003_lifecycle",
+        include_str!("../../migrations/0003_lifecycle.sql"),
     ),
 ];
 
@@ -134,12 +141,74 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 }
 
 fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
+    let state: String = r.get(4)?;
+    let state = TenantState::parse(&state).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+    })?;
+    let days = |i: usize| -> rusqlite::Result<u32> {
+        Ok(u32::try_from(r.get::<_, i64>(i)?).unwrap_or(u32::MAX))
+    };
     Ok(TenantRow {
         id: r.get(0)?,
         created_at: to_u64(r.get(1)?),
         deleted_at: r.get::<_, Option<i64>>(2)?.map(to_u64),
         keyring: r.get(3)?,
+        life: Lifecycle {
+            state,
+            offboarding_since: r.get::<_, Option<i64>>(5)?.map(to_u64),
+            shred_due_at: r.get::<_, Option<i64>>(6)?.map(to_u64),
+            audit_retention_days: days(7)?,
+            export_window_days: days(8)?,
+            audit_prune: r.get(9)?,
+        },
     })
+}
+
+/// The head of a tenant's chain inside a write transaction: its seq and record.
+fn chain_head(tx: &rusqlite::Transaction<'_>, tenant: &str) -> StoreResult<Option<(u64, String)>> {
+    tx.prepare_cached(
+        "SELECT h.seq, r.record FROM audit_heads h
+         JOIN audit_records r ON r.tenant = h.tenant AND r.seq = h.seq
+         WHERE h.tenant = ?1",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![tenant], |r| Ok((to_u64(r.get(0)?), r.get(1)?)))
+            .optional()
+    })
+    .map_err(err)
+}
+
+/// Appends the one-tenant audit record(s) `build` makes, inside a write transaction;
+/// fails (so the caller's transaction rolls back) when it makes none.
+fn append_required(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    build: &mut ChainBuilder<'_>,
+) -> StoreResult<()> {
+    let head = chain_head(tx, tenant)?;
+    let records = build(tenant, head);
+    if records.is_empty() {
+        return Err(StoreError::new(
+            "the audit record of a tenant change could not be built; nothing was changed",
+        ));
+    }
+    insert_records(tx, tenant, &records)
+}
+
+/// Copies the WAL into the database and truncates it, so earlier page images (a shredded
+/// tenant's wrapped keys) are gone from the data dir; `secure_delete` zeroed the old
+/// pages in the database file itself.
+fn checkpoint_truncate(conn: &Connection) -> StoreResult<()> {
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .map_err(err)?;
+    if busy == 0 {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            "the WAL could not be checkpointed after a shred (another reader holds it); the shred is committed, run it again",
+        ))
+    }
 }
 
 fn policy_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyRow> {
@@ -166,8 +235,15 @@ impl Store for SqliteStore {
             .map_err(err)?;
         let n = tx
             .execute(
-                "INSERT OR IGNORE INTO tenants (id, created_at, deleted_at, keyring) VALUES (?1, ?2, NULL, ?3)",
-                params![row.id, to_i64(row.created_at), row.keyring],
+                "INSERT OR IGNORE INTO tenants (id, created_at, deleted_at, keyring, audit_retention_days, export_window_days)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5)",
+                params![
+                    row.id,
+                    to_i64(row.created_at),
+                    row.keyring,
+                    row.life.audit_retention_days,
+                    row.life.export_window_days
+                ],
             )
             .map_err(err)?;
         if n == 1 {
@@ -180,7 +256,7 @@ impl Store for SqliteStore {
     fn tenant(&self, id: &str) -> StoreResult<Option<TenantRow>> {
         self.conn()
             .query_row(
-                "SELECT id, created_at, deleted_at, keyring FROM tenants WHERE id = ?1",
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
                 params![id],
                 tenant_row,
             )
@@ -191,7 +267,7 @@ impl Store for SqliteStore {
     fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT id, created_at, deleted_at, keyring FROM tenants ORDER BY id")
+            .prepare(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"))
             .map_err(err)?;
         let rows = stmt.query_map([], tenant_row).map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
@@ -216,24 +292,37 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    fn offboard_tenant(
+    fn transition_tenant(
         &self,
-        id: &str,
-        keyring: &str,
-        at: u64,
-        revoked_keys: &[(String, String)],
-    ) -> StoreResult<()> {
+        t: &Transition<'_>,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
-            "UPDATE tenants SET keyring = ?2, deleted_at = COALESCE(deleted_at, ?3) WHERE id = ?1",
-            params![id, keyring, to_i64(at)],
-        )
-        .map_err(err)?;
-        record_change(&tx, "tenant", id)?;
-        for (key_id, record) in revoked_keys {
+        let n = tx
+            .execute(
+                "UPDATE tenants SET state = ?3, offboarding_since = ?4, shred_due_at = ?5,
+                   deleted_at = COALESCE(deleted_at, ?6), keyring = COALESCE(?7, keyring)
+                 WHERE id = ?1 AND state = ?2 AND (?8 IS NULL OR shred_due_at <= ?8)",
+                params![
+                    t.tenant,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    t.offboarding_since.map(to_i64),
+                    t.shred_due_at.map(to_i64),
+                    t.deleted_at.map(to_i64),
+                    t.keyring,
+                    t.due_by.map(to_i64),
+                ],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Ok(false);
+        }
+        record_change(&tx, "tenant", t.tenant)?;
+        for (key_id, record) in t.revoked_keys {
             tx.execute(
                 "UPDATE api_keys SET record = ?2 WHERE key_id = ?1",
                 params![key_id, record],
@@ -241,24 +330,70 @@ impl Store for SqliteStore {
             .map_err(err)?;
             record_change(&tx, "api_key", key_id)?;
         }
+        append_required(&tx, t.tenant, build)?;
         tx.commit().map_err(err)?;
-        // The WAL still holds earlier page images with the tenant's wrapped keys: copy
-        // the pages into the database (where secure_delete zeroed the old ones) and
-        // truncate it, so a copy of the data dir taken now has no key to restore.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            let busy: i64 = r.get(0)?;
-            Ok(busy)
-        })
-        .map_err(err)
-        .and_then(|busy| {
-            if busy == 0 {
-                Ok(())
-            } else {
-                Err(StoreError::new(
-                    "the WAL could not be checkpointed after a shred (another reader holds it); the shred is committed, run it again",
-                ))
-            }
-        })
+        if t.keyring.is_some() {
+            checkpoint_truncate(&conn)?;
+        }
+        Ok(true)
+    }
+
+    fn put_tenant_settings(
+        &self,
+        id: &str,
+        audit_retention_days: u32,
+        export_window_days: u32,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE tenants SET audit_retention_days = ?2, export_window_days = ?3
+                 WHERE id = ?1 AND state = 'active'",
+                params![id, audit_retention_days, export_window_days],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Ok(false);
+        }
+        record_change(&tx, "tenant", id)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+
+    fn prune_audit(
+        &self,
+        tenant: &str,
+        expected: Option<&str>,
+        prune: &str,
+        first_kept: u64,
+        build: &mut ChainBuilder<'_>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE tenants SET audit_prune = ?3 WHERE id = ?1 AND audit_prune IS ?2",
+                params![tenant, expected, prune],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Ok(false);
+        }
+        // Appended first: the head it chains onto may be among the records deleted.
+        append_required(&tx, tenant, build)?;
+        tx.execute(
+            "DELETE FROM audit_records WHERE tenant = ?1 AND seq < ?2",
+            params![tenant, to_i64(first_kept)],
+        )
+        .map_err(err)?;
+        record_change(&tx, "tenant", tenant)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
     }
 
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
@@ -412,17 +547,7 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         for tenant in tenants {
-            let head: Option<(u64, String)> = tx
-                .prepare_cached(
-                    "SELECT h.seq, r.record FROM audit_heads h
-                     JOIN audit_records r ON r.tenant = h.tenant AND r.seq = h.seq
-                     WHERE h.tenant = ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![tenant], |r| Ok((to_u64(r.get(0)?), r.get(1)?)))
-                        .optional()
-                })
-                .map_err(err)?;
+            let head = chain_head(&tx, tenant)?;
             let records = build(tenant, head);
             insert_records(&tx, tenant, &records)?;
         }
@@ -488,14 +613,27 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         tx.execute(
-            "INSERT INTO tenants (id, created_at, deleted_at, keyring) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO tenants (id, created_at, deleted_at, keyring, state, offboarding_since,
+               shred_due_at, audit_retention_days, export_window_days, audit_prune)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(id) DO UPDATE SET created_at = excluded.created_at,
-               deleted_at = excluded.deleted_at, keyring = excluded.keyring",
+               deleted_at = excluded.deleted_at, keyring = excluded.keyring,
+               state = excluded.state, offboarding_since = excluded.offboarding_since,
+               shred_due_at = excluded.shred_due_at,
+               audit_retention_days = excluded.audit_retention_days,
+               export_window_days = excluded.export_window_days,
+               audit_prune = excluded.audit_prune",
             params![
                 row.id,
                 to_i64(row.created_at),
                 row.deleted_at.map(to_i64),
-                row.keyring
+                row.keyring,
+                row.life.state.as_str(),
+                row.life.offboarding_since.map(to_i64),
+                row.life.shred_due_at.map(to_i64),
+                row.life.audit_retention_days,
+                row.life.export_window_days,
+                row.life.audit_prune,
             ],
         )
         .map_err(err)?;
@@ -602,12 +740,7 @@ mod tests {
     fn migrates_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_dir(dir.path()).unwrap();
-        let row = TenantRow {
-            id: "acme".into(),
-            created_at: 1,
-            deleted_at: None,
-            keyring: "{}".into(),
-        };
+        let row = TenantRow::new("acme", 1, "{}".into());
         assert!(store.create_tenant(&row).unwrap());
         assert!(!store.create_tenant(&row).unwrap());
         assert_eq!(store.put_policies("acme", "[]", 2).unwrap(), 1);
