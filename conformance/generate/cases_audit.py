@@ -217,6 +217,36 @@ def verify_cases():
     v("start of another tenant's chain", RECORDS, error("audit.invalid_input"),
       start=ref.genesis_head("globex"))
     v("start hash not hex", RECORDS[2:], error("audit.invalid_input"), start=dict(HEADS[2], hash="x" * 64))
+
+    # pruned at retention: the kept records verify from a signed prune record
+    def prune(first_kept, signer=SIGNER, **override):
+        record = ref.prune_record(signer, "acme", first_kept, HEADS[first_kept - 1]["hash"], KEY_ID, 1700000900)
+        record.update(override)
+        return record
+
+    v("pruned chain from its prune record", RECORDS[2:], valid(3, HEAD), prune=prune(3),
+      checkpointPublicKey=SIGNER_PUBLIC)
+    v("pruned chain with a checkpoint of its head", RECORDS[2:], valid(3, HEAD), prune=prune(3),
+      checkpoint=cp(5), checkpointPublicKey=SIGNER_PUBLIC)
+    v("pruned chain missing a record after the prune point", RECORDS[3:], fault("missing", 3, 0),
+      prune=prune(3), checkpointPublicKey=SIGNER_PUBLIC)
+    v("prune record moved after signing", RECORDS[3:], error("audit.bad_checkpoint"),
+      prune=dict(prune(3), firstKeptSeq=4), checkpointPublicKey=SIGNER_PUBLIC)
+    v("prune record signed by another key", RECORDS[2:], error("audit.bad_checkpoint"),
+      prune=prune(3, OTHER_SIGNER), checkpointPublicKey=SIGNER_PUBLIC)
+    checkpoint_as_prune = cp(2)
+    v("checkpoint passed off as a prune record", RECORDS[2:], error("audit.bad_checkpoint"),
+      prune={"tenant": "acme", "firstKeptSeq": 3, "prevHash": checkpoint_as_prune["headHash"],
+             "keyId": KEY_ID, "time": checkpoint_as_prune["time"],
+             "signature": checkpoint_as_prune["signature"]},
+      checkpointPublicKey=SIGNER_PUBLIC)
+    v("prune record of another tenant", RECORDS[2:], error("audit.bad_checkpoint"),
+      prune=dict(prune(3), tenant="globex"), checkpointPublicKey=SIGNER_PUBLIC)
+    v("prune record without a public key", RECORDS[2:], error("audit.invalid_input"), prune=prune(3))
+    v("prune record and start together", RECORDS[2:], error("audit.invalid_input"), prune=prune(3),
+      start=HEADS[2], checkpointPublicKey=SIGNER_PUBLIC)
+    v("prune record keeping from seq 1", RECORDS, error("audit.bad_checkpoint"),
+      prune=dict(prune(2), firstKeptSeq=1), checkpointPublicKey=SIGNER_PUBLIC)
     return out
 
 

@@ -409,6 +409,14 @@ def open_cases():
                     {"rootKey": ROOT.hex().upper(), "state": STATES["acme"]}, ok({"tenant": "acme", "activeVersion": 1})))
     out.append(case("openKeyring/wrong root key", "openKeyring",
                     {"rootKey": OTHER_ROOT.hex(), "state": STATES["acme"]}, error("crypto.unwrap_failed")))
+    # Root-key epochs: a keyring naming its root key opens with it; naming another one it
+    # is refused before any unwrapping.
+    out.append(case("openKeyring/names its root key", "openKeyring",
+                    {"rootKey": ROOT.hex(), "state": dict(STATES["acme"], rootKeyId=ref.root_key_id(ROOT))},
+                    ok({"tenant": "acme", "activeVersion": 1})))
+    out.append(case("openKeyring/names another root key", "openKeyring",
+                    {"rootKey": OTHER_ROOT.hex(), "state": dict(STATES["acme"], rootKeyId=ref.root_key_id(ROOT))},
+                    error("crypto.root_key_unknown")))
     for name, root in [("root key of 31 bytes", ROOT[:31].hex()), ("root key not hex or base64url", "z" * 64),
                        ("empty root key", "")]:
         out.append(case(f"openKeyring/{name}", "openKeyring", {"rootKey": root, "state": STATES["acme"]},

@@ -85,6 +85,11 @@ def kek(root_key: bytes) -> bytes:
     return hkdf_sha256(root_key, b"phx1/root", b"key-encryption-key")
 
 
+def root_key_id(root_key: bytes) -> str:
+    """The root key's public id, recorded in each keyring it wraps (`rootKeyId`)."""
+    return b64url(hkdf_sha256(root_key, b"phx1/root", b"key-id")[:9])
+
+
 def wrap_aad(kind: str, tenant: str, version: int) -> bytes:
     return b"phx1/wrap" + framed(kind.encode()) + framed(tenant.encode()) + struct.pack(">I", version)
 
@@ -399,6 +404,15 @@ def checkpoint(seed: bytes, tenant: str, seq: int, head_hash: str, key_id: str, 
                + bytes.fromhex(head_hash) + framed(key_id.encode()) + struct.pack(">Q", time))
     return {"tenant": tenant, "seq": seq, "headHash": head_hash, "keyId": key_id, "time": time,
             "signature": b64url(ed25519_key(seed).sign(message))}
+
+
+def prune_record(seed: bytes, tenant: str, first_kept_seq: int, prev_hash: str, key_id: str,
+                 time: int) -> dict:
+    """A retention prune record: signed like a checkpoint, under its own domain."""
+    message = (b"phylax/audit/prune/v1" + framed(tenant.encode()) + struct.pack(">Q", first_kept_seq)
+               + bytes.fromhex(prev_hash) + framed(key_id.encode()) + struct.pack(">Q", time))
+    return {"tenant": tenant, "firstKeptSeq": first_kept_seq, "prevHash": prev_hash, "keyId": key_id,
+            "time": time, "signature": b64url(ed25519_key(seed).sign(message))}
 
 
 # ---------------------------------------------------------------------------------------

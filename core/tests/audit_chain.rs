@@ -493,6 +493,7 @@ fn json_calls_append_and_verify() {
         start: None,
         checkpoint: Some(checkpoint),
         checkpoint_public_key: Some(signer.public_key()),
+        prune: None,
     };
     let answer = phylax_core::Answer::from_result(calls::verify(&key, &req));
     let json: serde_json::Value = serde_json::from_str(&answer.to_json()).unwrap();

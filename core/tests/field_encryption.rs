@@ -260,12 +260,16 @@ fn stored_keyring_round_trip_and_tampering() {
         b"phi"
     );
 
-    // Another root key cannot open it.
+    // Another root key cannot open it: the keyring names its own root key, and without
+    // the name the unwrapping fails.
     let other = RootKey::from_secret(&Secret32::from_bytes([9; 32])).unwrap();
     assert_eq!(
         code(Keyring::open_json(&json, &other)),
-        "crypto.unwrap_failed"
+        "crypto.root_key_unknown"
     );
+    let mut unnamed: KeyringState = serde_json::from_str(&json).unwrap();
+    unnamed.root_key_id = None;
+    assert_eq!(code(Keyring::open(unnamed, &other)), "crypto.unwrap_failed");
 
     // Relabelling the state for another tenant fails: the wrapping binds the tenant.
     let mut state: KeyringState = serde_json::from_str(&json).unwrap();

@@ -189,8 +189,8 @@ pub struct Keys<'a> {
     pub audit: &'a AuditKey,
     /// Signs the manifest and the checkpoint.
     pub signing: &'a BundleSigningKey,
-    /// Opens the tenant's keyring, only when keys are sealed.
-    pub roots: &'a RootKeys,
+    /// Opens the tenant's keyring: needed only to seal its keys to a recipient.
+    pub roots: Option<&'a RootKeys>,
 }
 
 /// Makes a tenant's export. `recipient`: the tenant's X25519 public key (base64url)
@@ -276,7 +276,10 @@ pub fn build(
     let sealed_keys = match recipient_key {
         None => None,
         Some(pk) => {
-            let keyring = Keyring::open_json_with(&row.keyring, keys.roots)
+            let roots = keys
+                .roots
+                .ok_or_else(|| ApiError::internal("sealing keys needs the root keys"))?;
+            let keyring = Keyring::open_json_with(&row.keyring, roots)
                 .map_err(|e| ApiError::from_diagnostic(&e))?;
             let material = keyring
                 .key_material()

@@ -105,11 +105,11 @@ const ERROR_STATUSES: &[(&str, &str)] = &[
     ("408", "the request took longer than the request timeout"),
     (
         "409",
-        "the tenant exists, or another request changed what this one read first",
+        "the tenant exists, is in the wrong lifecycle state (`tenant.offboarding`: a write in the export window; `tenant.shredded`; `tenant.active`; `tenant.confirm_required`), or another request changed what this one read first",
     ),
     (
         "410",
-        "the tenant was offboarded: its data is gone for good",
+        "the tenant was shredded: its data is gone for good",
     ),
     ("413", "the body is larger than the server accepts"),
     (

@@ -12,4 +12,6 @@ export type {
 export { issueApiKey, parseApiKey, revokeApiKey, rotateApiKey, signWebhook, TokenVerifier, verifyApiKey, verifyToken, verifyWebhook } from './identity.js';
 export type { ApiKeyRecord, Identity, IssuedApiKey, JwtConfig, VerifiedApiKey } from './identity.js';
 export { AuditChain } from './audit.js';
-export type { AuditEvent, AuditRecord, AuditVerification, ChainHead } from './audit.js';
+export type { AuditEvent, AuditRecord, AuditVerification, ChainHead, PruneRecord } from './audit.js';
+export { DAY_SECONDS, exportWindowEnd, isPastRetention, retentionCutoff } from './retention.js';
+export type { TenantInfo, TenantSettings, TenantState } from './retention.js';

@@ -33,6 +33,20 @@ export interface AuditRecord {
   event: AuditEvent;
 }
 
+/**
+ * A signed record of a retention prune (the Phylax server's `audit.prune`): the
+ * tenant's events before `firstKeptSeq` were deleted on purpose; what remains verifies
+ * from `prevHash`. Pass it to {@link AuditChain.verify} with the signer's public key.
+ */
+export interface PruneRecord {
+  tenant: string;
+  firstKeptSeq: number;
+  prevHash: string;
+  keyId: string;
+  time: number;
+  signature: string;
+}
+
 export interface AuditVerification {
   valid: boolean;
   verified: number;
@@ -81,9 +95,16 @@ export class AuditChain {
     return this.#use((inner) => JSON.parse(inner.head()));
   }
 
-  /** Verifies stored records under this chain's key (optionally against a signed checkpoint). */
-  verify(records: AuditRecord[], options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string } = {}): AuditVerification {
-    known('options', options, ['start', 'checkpoint', 'checkpointPublicKey']);
+  /**
+   * Verifies stored records under this chain's key, optionally against a signed
+   * checkpoint, and from a signed prune record when the chain was pruned at retention
+   * (`checkpointPublicKey` is the signer's key for both).
+   */
+  verify(
+    records: AuditRecord[],
+    options: { start?: ChainHead; checkpoint?: unknown; checkpointPublicKey?: string; prune?: PruneRecord } = {},
+  ): AuditVerification {
+    known('options', options, ['start', 'checkpoint', 'checkpointPublicKey', 'prune']);
     const tenant = this.head.tenant;
     return this.#use((inner) => JSON.parse(inner.verify(toJson('records', { tenant, records, ...options }))));
   }

@@ -10,6 +10,8 @@ export interface KeyringState {
   dataKeys: KeySet;
   indexKeys: KeySet;
   destroyedAt?: number;
+  /** Id of the root key that wrapped these keys (a one-way fingerprint). */
+  rootKeyId?: string;
 }
 
 export interface KeySet {

@@ -146,7 +146,10 @@ export function checks(phylax, data) {
     const again = P.Keyring.open(JSON.parse(JSON.stringify(state)), root());
     eq(again.decryptField('patients.name', 'r', ct), 'Ada', 'reopened (object)');
     eq(P.Keyring.open(JSON.stringify(state), root()).decryptField('patients.name', 'r', ct), 'Ada', 'reopened (text)');
-    throwsCode(P, 'crypto.unwrap_failed', () => P.Keyring.open(state, P.RootKey.parse(OTHER_ROOT_HEX)), 'wrong root key');
+    throwsCode(P, 'crypto.root_key_unknown', () => P.Keyring.open(state, P.RootKey.parse(OTHER_ROOT_HEX)), 'a keyring names its root key');
+    const { rootKeyId, ...unnamed } = state;
+    ok(typeof rootKeyId === 'string' && rootKeyId.length === 12, 'rootKeyId recorded');
+    throwsCode(P, 'crypto.unwrap_failed', () => P.Keyring.open(unnamed, P.RootKey.parse(OTHER_ROOT_HEX)), 'wrong root key');
   });
 
   check('keyring: rotate, needsRewrap, rewrap, retire', () => {
@@ -548,6 +551,21 @@ export function checks(phylax, data) {
     const engine = P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES });
     throwsCode(P, 'request.malformed', () => engine.authorize({ principal: { type: 'User', id: 'a\uD800' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd1' } }), 'entity id with a lone surrogate');
     throwsCode(P, 'request.malformed', () => engine.authorize({ principal: { type: 'User', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd1' }, context: { ['k\uDFFF']: 1 } }), 'a key with a lone surrogate');
+  });
+
+  check('retention: the server\'s rule for an app\'s own rows', () => {
+    const settings = { auditRetentionDays: 2557, exportWindowDays: 90 };
+    const now = 1_900_000_000;
+    eq(P.DAY_SECONDS, 86_400, 'a day');
+    eq(P.retentionCutoff(settings, now), now - 2557 * 86_400, 'cutoff');
+    eq(P.isPastRetention(settings, now - 2557 * 86_400 - 1, now), true, 'one second past');
+    eq(P.isPastRetention(settings, now - 2557 * 86_400, now), false, 'at the cutoff is kept');
+    eq(P.exportWindowEnd(settings, now), now + 90 * 86_400, 'window end');
+    eq(P.exportWindowEnd({ ...settings, exportWindowDays: 0 }, now), now, 'a zero window');
+    throwsCode(P, 'request.invalid', () => P.retentionCutoff({ ...settings, auditRetentionDays: 0 }, now), 'zero retention');
+    throwsCode(P, 'request.invalid', () => P.retentionCutoff({ exportWindowDays: 90 }, now), 'missing retention');
+    throwsCode(P, 'request.invalid', () => P.isPastRetention(settings, -1, now), 'negative time');
+    throwsCode(P, 'request.invalid', () => P.exportWindowEnd(settings, 1.5), 'fractional time');
   });
 
   return list;

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::chain::{AuditChain, AuditRecord, ChainHead};
-use super::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
+use super::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, PruneRecord};
 use super::error::{AuditError, FaultKind};
 use super::event::AuditEvent;
 use super::key::AuditKey;
@@ -87,9 +87,14 @@ pub struct VerifyRequest {
     /// A checkpoint to check for truncation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
-    /// The checkpoint signer's Ed25519 public key (base64url); required with `checkpoint`.
+    /// The signer's Ed25519 public key (base64url or hex); required with `checkpoint`
+    /// or `prune`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_public_key: Option<String>,
+    /// The signed prune record of a chain pruned at retention: the records continue
+    /// from it (instead of from the genesis or `start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneRecord>,
 }
 
 /// The first fault found.
@@ -135,16 +140,38 @@ pub fn verify(key: &AuditKey, req: &VerifyRequest) -> Result<VerifyResponse, Aud
         }
         (None, _) => None,
     };
-    let start = match &req.start {
-        Some(start) if start.tenant != req.tenant => {
+    let start = match (&req.start, &req.prune, &req.checkpoint_public_key) {
+        (Some(_), Some(_), _) => {
             return Err(AuditError::Invalid {
                 what: "request",
-                reason: "`start` is the head of another tenant's chain",
+                reason: "give `start` or `prune`, not both",
             })
         }
-        Some(start) => start.clone(),
-        None => ChainHead::genesis(&req.tenant),
+        (None, Some(_), None) => {
+            return Err(AuditError::Invalid {
+                what: "request",
+                reason: "a prune record needs `checkpointPublicKey` to be checked",
+            })
+        }
+        (None, Some(prune), Some(public_key)) => {
+            let head = CheckpointVerifier::parse(public_key)?.check_prune(prune)?;
+            if head.tenant != req.tenant {
+                return Err(AuditError::BadCheckpoint {
+                    reason: "the prune record is for another tenant",
+                });
+            }
+            head
+        }
+        (start, None, _) => start
+            .clone()
+            .unwrap_or_else(|| ChainHead::genesis(&req.tenant)),
     };
+    if start.tenant != req.tenant {
+        return Err(AuditError::Invalid {
+            what: "request",
+            reason: "`start` is the head of another tenant's chain",
+        });
+    }
     match verify_from(&start, &req.records, key, trusted.as_ref()) {
         Ok(done) => Ok(VerifyResponse {
             valid: true,

@@ -143,3 +143,16 @@ pub(crate) fn existing_root_keys(
     let text = zeroize::Zeroizing::new(read(&path)?);
     RootKeys::parse_list(text.trim()).map_err(|e| format!("`{}`: {e}", path.display()))
 }
+
+/// The bundle signing key a server already has (never generated here).
+pub(crate) fn existing_signing_key(
+    data_dir: Option<&Path>,
+) -> Result<phylax_core::policy::BundleSigningKey, String> {
+    if let Ok(v) = std::env::var("PHYLAX_BUNDLE_SIGNING_KEY") {
+        return phylax_core::policy::BundleSigningKey::parse(v.trim())
+            .map_err(|e| format!("PHYLAX_BUNDLE_SIGNING_KEY: {e}"));
+    }
+    let dir = data_dir.ok_or("give PHYLAX_BUNDLE_SIGNING_KEY or --data-dir")?;
+    let text = zeroize::Zeroizing::new(read(&dir.join("bundle-signing.key"))?);
+    phylax_core::policy::BundleSigningKey::parse(text.trim()).map_err(|e| e.to_string())
+}

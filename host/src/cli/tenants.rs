@@ -3,12 +3,11 @@
 //! cancel-offboarding, shred, export, and `decrypt` for a departing tenant holding an
 //! export with sealed keys.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use phylax_core::audit::AuditEvent;
-use phylax_core::policy::BundleSigningKey;
 
 use crate::config::StoreUrl;
 use crate::lifecycle::{self, ShredWhen};
@@ -131,17 +130,6 @@ fn print_row(row: &crate::store::TenantRow) -> Result<(), String> {
     Ok(())
 }
 
-/// The bundle signing key a server already has (never generated here).
-fn existing_signing_key(data_dir: Option<&Path>) -> Result<BundleSigningKey, String> {
-    if let Ok(v) = std::env::var("PHYLAX_BUNDLE_SIGNING_KEY") {
-        return BundleSigningKey::parse(v.trim())
-            .map_err(|e| format!("PHYLAX_BUNDLE_SIGNING_KEY: {e}"));
-    }
-    let dir = data_dir.ok_or("give PHYLAX_BUNDLE_SIGNING_KEY or --data-dir")?;
-    let text = zeroize::Zeroizing::new(super::read(&dir.join("bundle-signing.key"))?);
-    BundleSigningKey::parse(text.trim()).map_err(|e| e.to_string())
-}
-
 /// Runs a tenants command.
 pub fn run(cmd: &TenantsCommand) -> Result<ExitCode, String> {
     let err = |e: crate::error::ApiError| format!("[{}] {}", e.body.code, e.body.message);
@@ -206,23 +194,18 @@ pub fn run(cmd: &TenantsCommand) -> Result<ExitCode, String> {
             let s = store.open()?;
             let audit =
                 super::audit::audit_key(store.audit_key_file.as_ref(), store.data_dir.as_ref())?;
-            let signing = existing_signing_key(store.data_dir.as_deref())?;
+            let signing = super::existing_signing_key(store.data_dir.as_deref())?;
             let roots = match recipient_key {
-                Some(_) => {
-                    super::existing_root_keys(root_key_file.as_deref(), store.data_dir.as_deref())?
-                }
-                // Not used without a recipient: a throwaway key stands in.
-                None => phylax_core::crypto::RootKeys::single(
-                    phylax_core::crypto::RootKey::from_secret(
-                        &phylax_core::crypto::Secret32::random().map_err(|e| e.to_string())?,
-                    )
-                    .map_err(|e| e.to_string())?,
-                ),
+                Some(_) => Some(super::existing_root_keys(
+                    root_key_file.as_deref(),
+                    store.data_dir.as_deref(),
+                )?),
+                None => None,
             };
             let keys = crate::export::Keys {
                 audit: &audit,
                 signing: &signing,
-                roots: &roots,
+                roots: roots.as_ref(),
             };
             // The export is itself an audited event, written before the archive is read.
             let mut event = operator_event(tenant, "tenant.export");

@@ -327,7 +327,7 @@ pub async fn export(
         let keys = crate::export::Keys {
             audit: s.audit.key(),
             signing: &s.signing_key,
-            roots: &s.root,
+            roots: Some(&s.root),
         };
         crate::export::build(&*s.store, &keys, &t, q.recipient_key.as_deref(), now())
     })
