@@ -543,10 +543,176 @@ def fail_closed_cases():
     ]
 
 
+def T(t):
+    return {"entity": tenant(t)}
+
+
+def tenant_is(t):
+    return {"compare": {"attr": "tenant", "op": "==", "value": T(t)}}
+
+
+UNPLANNABLE = copy.deepcopy(PACK)
+UNPLANNABLE["platformPolicies"].append({
+    "name": "extra.cedar",
+    "text": '@id("same-tenant-patient")\npermit (principal in Role::"staff", action == Action::"export", resource)\n'
+            "when { resource.tenant == resource.patient.tenant };\n"})
+
+
+def plan_cases():
+    """Plans for list queries, stated by hand from the rules: each is the set of records
+    `authorize` allows in the principal's tenant, as a condition over the record (the
+    tenant first, then what the policies that can still apply ask, duplicates folded)."""
+    out = []
+
+    def p(name, principal, entities, action, expect, engine="pack", context=None, **kw):
+        request = {"principal": principal, "action": uref("Action", action), "resourceType": "Record",
+                   "context": {"mfa": True} if context is None else context, "entities": entities}
+        request.update(kw)
+        out.append(case(f"planResources/{name}", "planResources", request, expect, engine=engine))
+
+    def plan(engine, decision, condition=None, policies=(), tenant_id="acme"):
+        body = {"decision": decision}
+        if condition is not None:
+            body["condition"] = condition
+        body.update({"policies": sorted(policies), "bundleHash": HASH.get(engine) or spec_hash(UNPLANNABLE),
+                     "tenant": tenant_id})
+        return ok(body)
+
+    doc = user("doc", "acme", "provider")
+    p("provider: the records of their patients", U("doc"), [doc], "view",
+      plan("pack", "conditional", {"and": [tenant_is("acme"), {"has": {"attr": "patient.providers"}},
+                                           {"contains": {"attr": "patient.providers", "value": {"entity": U("doc")}}}]},
+           ["provider-own-patients", "tenant-isolation-records"]))
+    p("provider may not delete", U("doc"), [doc], "delete", plan("pack", "deny"))
+    p("patient: their own records", U("pat"), [user("pat", "acme", "patient")], "view",
+      plan("pack", "conditional", {"and": [tenant_is("acme"),
+                                           {"compare": {"attr": "patient", "op": "==", "value": {"entity": U("pat")}}}]},
+           ["patient-own-records", "tenant-isolation-records"]))
+    p("staff: every record of the tenant", U("nurse"), [user("nurse", "acme", "staff")], "view",
+      plan("pack", "conditional", tenant_is("acme"), ["staff-records", "tenant-isolation-records"]))
+    p("staff may not export", U("nurse"), [user("nurse", "acme", "staff")], "export", plan("pack", "deny"))
+    p("owner deletes records of the tenant", U("boss"), [user("boss", "acme", "owner")], "delete",
+      plan("pack", "conditional", tenant_is("acme"), ["owner-delete-records", "tenant-isolation-records"]))
+    p("tenant admin lists no records", U("admin"), [user("admin", "acme", "tenant_admin")], "view", plan("pack", "deny"))
+    p("api key with records:read", uref("ApiKey", "k1"), [api_key("k1", "acme", ["records:read"])], "view",
+      plan("pack", "conditional", tenant_is("acme"), ["api-key-read", "tenant-isolation-records"]))
+    p("api key without the scope", uref("ApiKey", "k1"), [api_key("k1", "acme", ["records:write"])], "view",
+      plan("pack", "deny"))
+    p("platform admin under break-glass, in the tenant named", U("root"), [user("root", "platform", "platform_admin")],
+      "view", plan("pack", "conditional", tenant_is("acme"), ["platform-admin-break-glass"]),
+      context={"mfa": True, "breakGlassReason": BREAK_GLASS}, tenant="acme")
+    p("platform admin without a reason", U("root"), [user("root", "platform", "platform_admin")], "view",
+      plan("pack", "deny"), tenant="acme")
+    p("a tenant's own permit, in the layered engine", U("nurse"), [user("nurse", "acme", "staff")], "export",
+      plan("layered", "conditional", tenant_is("acme"), ["acme/staff-export", "tenant-isolation-records"]),
+      engine="layered")
+    p("globex's permit-all stays inside globex", U("gx-nurse"), [user("gx-nurse", "globex", "staff")], "delete",
+      plan("layered", "conditional", tenant_is("globex"), ["globex/all", "tenant-isolation-records"],
+           tenant_id="globex"),
+      engine="layered")
+
+    def bad(name, code, engine="pack", **change):
+        request = {"principal": U("nurse"), "action": uref("Action", "view"), "resourceType": "Record",
+                   "context": {"mfa": True}, "entities": [user("nurse", "acme", "staff")]}
+        request.update(change)
+        out.append(case(f"planResources/{name}", "planResources", request, error(code), engine=engine))
+
+    bad("a resource type the schema lacks", "policy.invalid_request", resourceType="Invoice")
+    bad("an action that does not apply to records", "policy.invalid_request", action=uref("Action", "createTenant"))
+    bad("a context without mfa", "policy.invalid_request", context={})
+    bad("a principal without its entity or a tenant", "plan.tenant_required", entities=[])
+    bad("an unknown field", "request.malformed", resource=R("r1"))
+    bad("a policy comparing two attributes of the resource", "plan.unsupported", engine="unplannable",
+        action=uref("Action", "export"))
+    return out
+
+
+SQL_MAPPING = {
+    "id": "records.id",
+    "attributes": {
+        "tenant": "records.tenant_id",
+        "patient": "records.patient_id",
+        "status": "records.status",
+        "urgent": "records.urgent",
+        "patient.providers": {
+            "has": "EXISTS (SELECT 1 FROM users u WHERE u.id = records.patient_id AND u.has_providers = 1)",
+            "contains": "EXISTS (SELECT 1 FROM care_team c WHERE c.patient_id = records.patient_id AND c.provider_id = ?)",
+        },
+    },
+    "parents": {"Clinic": "records.clinic_id"},
+}
+
+
+def sql_cases():
+    """Plans as SQL `WHERE` fragments, by hand: columns from the mapping, every value a
+    numbered parameter (`$n` for PostgreSQL, `?n` for SQLite), never in the text."""
+    out = []
+
+    def conditional(c):
+        return {"decision": "conditional", "condition": c, "policies": [], "bundleHash": HASH["pack"], "tenant": "acme"}
+
+    def s(name, plan_, dialect, expect, mapping=SQL_MAPPING):
+        out.append(case(f"planToSql/{name}", "planToSql", {"plan": plan_, "mapping": mapping, "dialect": dialect},
+                        expect))
+
+    provider = conditional({"and": [tenant_is("acme"), {"has": {"attr": "patient.providers"}},
+                                    {"contains": {"attr": "patient.providers", "value": {"entity": U("doc")}}}]})
+    has = "(EXISTS (SELECT 1 FROM users u WHERE u.id = records.patient_id AND u.has_providers = 1))"
+    contains = "(EXISTS (SELECT 1 FROM care_team c WHERE c.patient_id = records.patient_id AND c.provider_id = {}))"
+    s("provider plan, PostgreSQL", provider, "postgres",
+      ok({"sql": f"((records.tenant_id = $1) AND {has} AND {contains.format('$2')})", "params": ["acme", "doc"]}))
+    s("provider plan, SQLite", provider, "sqlite",
+      ok({"sql": f"((records.tenant_id = ?1) AND {has} AND {contains.format('?2')})", "params": ["acme", "doc"]}))
+    s("deny", {"decision": "deny", "policies": [], "bundleHash": HASH["pack"]}, "postgres",
+      ok({"sql": "(1 = 0)", "params": []}))
+    s("allow", {"decision": "allow", "policies": [], "bundleHash": HASH["pack"]}, "sqlite",
+      ok({"sql": "(1 = 1)", "params": []}))
+    hostile = "x'); DROP TABLE records; --%_\\ ü"
+    s("a hostile value is a parameter", conditional(
+        {"compare": {"attr": "patient", "op": "==", "value": {"entity": uref("User", hostile)}}}), "postgres",
+      ok({"sql": "(records.patient_id = $1)", "params": [hostile]}))
+    every = conditional({"or": [
+        {"not": {"in": {"attr": "status", "values": ["closed", "archived"]}}},
+        {"resourceIs": {"entities": [R("r1"), R("r2")]}},
+        {"resourceIn": {"entity": uref("Clinic", "c1")}},
+        {"and": [{"compare": {"attr": "urgent", "op": "==", "value": True}},
+                 {"compare": {"attr": "status", "op": "!=", "value": "draft"}}]},
+        {"const": False},
+    ]})
+    s("every node, PostgreSQL", every, "postgres", ok({
+        "sql": "((NOT (records.status IN ($1, $2))) OR (records.id IN ($3, $4)) OR (records.clinic_id = $5)"
+               " OR ((records.urgent = $6) AND (records.status <> $7)) OR (1 = 0))",
+        "params": ["closed", "archived", "r1", "r2", "c1", True, "draft"]}))
+    s("every node, SQLite (booleans as integers)", every, "sqlite", ok({
+        "sql": "((NOT (records.status IN (?1, ?2))) OR (records.id IN (?3, ?4)) OR (records.clinic_id = ?5)"
+               " OR ((records.urgent = ?6) AND (records.status <> ?7)) OR (1 = 0))",
+        "params": ["closed", "archived", "r1", "r2", "c1", 1, "draft"]}))
+    s("comparisons", conditional({"and": [
+        {"compare": {"attr": "status", "op": op, "value": 3}} for op in ["<", "<=", ">", ">="]]}), "sqlite",
+      ok({"sql": "((records.status < ?1) AND (records.status <= ?2) AND (records.status > ?3) AND (records.status >= ?4))",
+          "params": [3, 3, 3, 3]}))
+    s("an attribute the mapping lacks", provider, "postgres", error("plan.mapping_missing"),
+      mapping={"attributes": {"tenant": "records.tenant_id"}})
+    s("a contains fragment without its ?", provider, "postgres", error("plan.mapping_missing"),
+      mapping=dict(SQL_MAPPING, attributes=dict(SQL_MAPPING["attributes"], **{
+          "patient.providers": {"has": "TRUE", "contains": "EXISTS (SELECT 1)"}})))
+    s("a contains fragment with two ?", provider, "postgres", error("plan.mapping_missing"),
+      mapping=dict(SQL_MAPPING, attributes=dict(SQL_MAPPING["attributes"], **{
+          "patient.providers": {"has": "TRUE", "contains": "? = ?"}})))
+    s("resource parent without a parent column", conditional({"resourceIn": {"entity": uref("Ward", "w1")}}),
+      "sqlite", error("plan.mapping_missing"))
+    s("an unknown dialect", provider, "mysql", error("request.malformed"))
+    s("an unknown condition node", conditional({"like": {"attr": "status", "pattern": "a*"}}), "sqlite",
+      error("request.malformed"))
+    return out
+
+
 def engine_suite():
     fail_spec, fail_cases = fail_closed_cases()
-    cases = (build_cases() + validate_cases() + authorize_cases() + fail_cases + batch_cases() + fields_cases())
-    fixtures = {"engines": {"pack": {"spec": PACK}, "layered": {"spec": LAYERED}, "fail-closed": {"spec": fail_spec}}}
+    cases = (build_cases() + validate_cases() + authorize_cases() + fail_cases + batch_cases() + fields_cases()
+             + plan_cases() + sql_cases())
+    fixtures = {"engines": {"pack": {"spec": PACK}, "layered": {"spec": LAYERED}, "fail-closed": {"spec": fail_spec},
+                            "unplannable": {"spec": UNPLANNABLE}}}
     description = (
         "The engine beyond the pack table, with decisions stated by hand from the rules in "
         "DESIGN.md 1.2: tenant layering (a tenant's policies apply only in its tenant and never "
@@ -555,7 +721,8 @@ def engine_suite():
         "evaluation, and the codes of bad requests and of specs that must not build. Engine "
         "`pack` is the healthcare pack with tenants, classified fields and a few globex "
         "entities; `layered` adds acme's and globex's own policies. Bundle hashes are SHA-256 "
-        "of each spec's RFC 8785 form."
+        "of each spec's RFC 8785 form. Plans (`planResources`) for list queries and their SQL "
+        "(`planToSql`) are stated by hand from the same rules."
     )
     return "authz-engine", description, fixtures, cases
 

@@ -16,7 +16,8 @@ use phylax_core::crypto::{calls as crypto, with_fixed_nonces, Keyring, RootKey};
 use phylax_core::identity::calls as identity;
 use phylax_core::policy::calls::{
     authorize_batch_json, authorize_json, build_engine_json, call_json, engine_info,
-    load_bundle_json, readable_fields_json, validate_policies, verify_bundle, ValidateRequest,
+    load_bundle_json, plan_resources_json, plan_to_sql_json, readable_fields_json,
+    validate_policies, verify_bundle, ValidateRequest,
 };
 use phylax_core::policy::Engine;
 use phylax_core::webhook::calls as webhook;
@@ -99,6 +100,10 @@ impl Native {
             "readableFields" => self
                 .engine(file, case)
                 .map_or_else(|e| e, |e| readable_fields_json(e, req)),
+            "planResources" => self
+                .engine(file, case)
+                .map_or_else(|e| e, |e| plan_resources_json(e, req)),
+            "planToSql" => plan_to_sql_json(req),
             "openKeyring" => match parse_request::<OpenKeyring>(req) {
                 Ok(r) => match open_keyring(&r.root_key, &r.state) {
                     Ok(k) => {

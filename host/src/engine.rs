@@ -11,7 +11,9 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use phylax_core::calls::Answer;
-use phylax_core::policy::calls::{authorize_batch_json, authorize_json, readable_fields_json};
+use phylax_core::policy::calls::{
+    authorize_batch_json, authorize_json, plan_resources_json, readable_fields_json,
+};
 use phylax_core::policy::{pack, Engine, EngineSpec, PolicyError, PolicyFile};
 use phylax_core::ErrorBody;
 use phylax_engine_wasm::{WasmEngine, WasmRuntime};
@@ -26,6 +28,8 @@ pub trait DecisionEngine: Send + Sync + fmt::Debug {
     fn authorize_batch_json(&self, request: &str) -> String;
     /// `readableFields`.
     fn readable_fields_json(&self, request: &str) -> String;
+    /// `planResources`: which resources of a type the principal may act on.
+    fn plan_resources_json(&self, request: &str) -> String;
     /// The hash of the policies it decides with.
     fn bundle_hash(&self) -> String;
 }
@@ -50,6 +54,9 @@ impl DecisionEngine for NativeEngine {
     }
     fn readable_fields_json(&self, request: &str) -> String {
         readable_fields_json(&self.0, request)
+    }
+    fn plan_resources_json(&self, request: &str) -> String {
+        plan_resources_json(&self.0, request)
     }
     fn bundle_hash(&self) -> String {
         self.0.bundle_hash().to_owned()
@@ -113,6 +120,9 @@ impl DecisionEngine for WasmDecisionEngine {
     }
     fn readable_fields_json(&self, request: &str) -> String {
         self.call(|e| e.readable_fields_json(request))
+    }
+    fn plan_resources_json(&self, request: &str) -> String {
+        self.call(|e| e.plan_resources_json(request))
     }
     fn bundle_hash(&self) -> String {
         self.0.bundle_hash().to_owned()

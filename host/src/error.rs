@@ -142,9 +142,10 @@ pub fn status_for_code(code: &str) -> StatusCode {
     match code {
         "crypto.key_destroyed" | "tenant.offboarded" => StatusCode::GONE,
         "policy.tenant_mismatch" => StatusCode::FORBIDDEN,
-        "crypto.unwrap_failed" | "crypto.random_unavailable" | "policy.random_unavailable" => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        "crypto.unwrap_failed"
+        | "crypto.root_key_unknown"
+        | "crypto.random_unavailable"
+        | "policy.random_unavailable" => StatusCode::INTERNAL_SERVER_ERROR,
         "tenant.exists" | "request.conflict" => StatusCode::CONFLICT,
         "request.too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "request.method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,

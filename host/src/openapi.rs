@@ -39,6 +39,7 @@ impl Modify for Bearer {
         routes::authorize::authorize,
         routes::authorize::authorize_batch,
         routes::authorize::readable_fields,
+        routes::authorize::plan,
         routes::tenants::create,
         routes::tenants::list,
         routes::tenants::get,

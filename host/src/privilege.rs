@@ -70,6 +70,7 @@ pub const ROUTES: &[RouteRule] = &[
     row("POST", "/v1/authorize", Some("authorize"), Data),
     row("POST", "/v1/authorize/batch", Some("authorize"), Data),
     row("POST", "/v1/authorize/fields", Some("authorize"), Data),
+    row("POST", "/v1/authorize/plan", Some("authorize"), Data),
     row("POST", "/v1/tenants", None, Platform),
     row("GET", "/v1/tenants", None, Platform),
     row("GET", "/v1/tenants/{tenant}", Some("tenant:read"), Control),

@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/authorize", post(authorize::authorize))
         .route("/authorize/batch", post(authorize::authorize_batch))
         .route("/authorize/fields", post(authorize::readable_fields))
+        .route("/authorize/plan", post(authorize::plan))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route(
             "/tenants/{tenant}",

@@ -164,7 +164,7 @@ fn three_nodes_mixed_traffic_with_one_killed() {
     let mut nodes = start_nodes(dir.path(), &db, &args, 3);
     assert_eq!(
         common::psql(&db, "SELECT count(*) FROM phylax_migrations"),
-        "1"
+        phylax_host::store::postgres::MIGRATION_COUNT.to_string()
     );
 
     let tenants = ["acme", "globex"];
@@ -779,7 +779,7 @@ fn two_nodes_through_a_transaction_mode_pooler() {
     );
     assert_eq!(
         common::psql(&direct, "SELECT count(*) FROM phylax_migrations"),
-        "1",
+        phylax_host::store::postgres::MIGRATION_COUNT.to_string(),
         "the migrations ran once"
     );
     // The test's database is pooled by PgBouncer in transaction mode.
@@ -899,7 +899,7 @@ fn two_nodes_through_a_transaction_mode_pooler() {
     }
     assert_eq!(
         common::psql(&direct, "SELECT count(*) FROM phylax_migrations"),
-        "1"
+        phylax_host::store::postgres::MIGRATION_COUNT.to_string()
     );
     let stats = common::pgbouncer_show(&pooler, "SHOW STATS");
     let stat = stats.iter().find(|p| p["database"] == name);

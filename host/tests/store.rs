@@ -343,7 +343,7 @@ fn nodes_starting_at_once_migrate_once() {
     });
     assert_eq!(
         common::psql(&url, "SELECT count(*) FROM phylax_migrations"),
-        "1"
+        phylax_host::store::postgres::MIGRATION_COUNT.to_string()
     );
 }
 

@@ -13,5 +13,7 @@ export { issueApiKey, parseApiKey, revokeApiKey, rotateApiKey, signWebhook, Toke
 export type { ApiKeyRecord, Identity, IssuedApiKey, JwtConfig, VerifiedApiKey } from './identity.js';
 export { AuditChain } from './audit.js';
 export type { AuditEvent, AuditRecord, AuditVerification, ChainHead, PruneRecord } from './audit.js';
+export { planToPrisma, planToSql } from './plan.js';
+export type { Condition, Plan, PlanRequest, PlanValue, PrismaMapping, SqlFilter, SqlMapping } from './plan.js';
 export { DAY_SECONDS, exportWindowEnd, isPastRetention, retentionCutoff } from './retention.js';
 export type { TenantInfo, TenantSettings, TenantState } from './retention.js';

@@ -2,6 +2,7 @@
 import * as glue from './wasm/phylax.js';
 import { call, jsonCall, obj, options as known, parseJson, PhylaxError, str, toJson } from './errors.js';
 import { alive, currentEpoch, need } from './runtime.js';
+import type { Plan, PlanRequest } from './plan.js';
 
 /** A Cedar entity uid: `{ type: "User", id: "alice" }`. */
 export interface EntityRef {
@@ -203,6 +204,15 @@ export class Engine {
   /** Which of the given fields (JSON pointers) of a record the principal may read. */
   readableFields(request: FieldsRequest): FieldsResponse {
     return this.#use((inner) => answer(inner.readableFields(toJson('request', obj('request', request)))));
+  }
+
+  /**
+   * Which resources of a type the principal may act on, in its tenant: `allow`, `deny`
+   * or a condition over the resource, from the same policies `authorize` uses. Turn it
+   * into a filter with `planToSql` or `planToPrisma`.
+   */
+  planResources(request: PlanRequest): Plan {
+    return this.#use((inner) => answer(inner.planResources(toJson('request', obj('request', request)))));
   }
 
   free(): void {

@@ -289,6 +289,13 @@ const OPS = {
   authorizeBatch(P, ctx, req) {
     return ctx.engine().authorizeBatch(req);
   },
+  planResources(P, ctx, req) {
+    return ctx.engine().planResources(req);
+  },
+  planToSql(P, _ctx, req) {
+    const { plan, mapping, dialect } = fields(req, ['plan', 'mapping', 'dialect']);
+    return P.planToSql(plan, mapping, dialect);
+  },
   readableFields(P, ctx, req) {
     return ctx.engine().readableFields(req);
   },

@@ -58,6 +58,18 @@ impl Engine {
     pub fn readable_fields(&self, request_json: &str) -> String {
         calls::readable_fields_json(&self.inner, request_json)
     }
+
+    /// `PlanRequest` JSON → `{"ok": Plan}` / `{"error": ...}` JSON.
+    #[wasm_bindgen(js_name = planResources)]
+    pub fn plan_resources(&self, request_json: &str) -> String {
+        calls::plan_resources_json(&self.inner, request_json)
+    }
+}
+
+/// `{plan, mapping, dialect}` JSON → `{"ok": {sql, params}}` / `{"error": ...}` JSON.
+#[wasm_bindgen(js_name = planToSql)]
+pub fn plan_to_sql(request_json: &str) -> String {
+    calls::plan_to_sql_json(request_json)
 }
 
 /// The built-in healthcare pack as an engine spec (JSON), without tenant policies.

@@ -270,3 +270,17 @@ pub fn authorize_batch_json(engine: &Engine, json: &str) -> String {
 pub fn readable_fields_json(engine: &Engine, json: &str) -> String {
     call_json(json, |req: &FieldsRequest| engine.readable_fields(req))
 }
+
+/// `planResources` on JSON text: which resources of a type the principal may act on.
+pub fn plan_resources_json(engine: &Engine, json: &str) -> String {
+    call_json(json, |req: &super::plan::PlanRequest| engine.plan(req))
+}
+
+/// `planToSql` on JSON text (`{plan, mapping, dialect}`): a parameterized `WHERE`
+/// fragment. A plan nesting deeper than JSON parsing allows (128 levels) is refused as
+/// malformed before anything walks it.
+pub fn plan_to_sql_json(json: &str) -> String {
+    call_json(json, |req: &super::plan::SqlRequest| {
+        super::plan::to_sql(&req.plan, &req.mapping, req.dialect)
+    })
+}

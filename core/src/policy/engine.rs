@@ -116,20 +116,24 @@ impl PreparedRequest {
 /// A Cedar authorization engine with tenant layering, audit flags and a bundle hash.
 #[derive(Debug)]
 pub struct Engine {
-    schema: Schema,
-    types: TypeTable,
-    base: BaseStore,
+    pub(super) schema: Schema,
+    pub(super) types: TypeTable,
+    pub(super) base: BaseStore,
     platform: PolicySet,
     tenants: HashMap<String, PolicySet>,
     audit: HashMap<PolicyId, Vec<String>>,
-    options: EngineOptions,
-    tenant_type: Option<EntityTypeName>,
+    pub(super) options: EngineOptions,
+    pub(super) tenant_type: Option<EntityTypeName>,
     field_action: Option<EntityUid>,
     field_type: Option<EntityTypeName>,
     bundle_hash: String,
     authorizer: Authorizer,
     /// Request entities already parsed (see `entity_cache`).
-    entity_cache: EntityCache,
+    pub(super) entity_cache: EntityCache,
+    /// Entity types with the tenant attribute, read from the schema on the first plan.
+    pub(super) tenant_scoped: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// The schema's text (Cedar or JSON syntax), for what `Schema` does not expose.
+    pub(super) schema_source: String,
 }
 
 /// Entity literals that a policy dereferences (attribute access, `has`, tags, or the
@@ -318,6 +322,8 @@ impl Engine {
             bundle_hash,
             authorizer: Authorizer::new(),
             entity_cache: EntityCache::default(),
+            tenant_scoped: std::sync::OnceLock::new(),
+            schema_source: spec.schema.clone(),
         })
     }
 

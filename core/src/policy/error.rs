@@ -112,6 +112,35 @@ pub enum PolicyError {
         /// The resource's tenant.
         actual: String,
     },
+    /// A policy's residual for a list query has a shape a plan cannot express exactly
+    /// (arithmetic, `like`, extension functions, two attributes compared, an error Cedar
+    /// foresees). No plan is made rather than one that admits more rows than
+    /// `authorize` would.
+    #[error("policy `{policy}` cannot be planned: {reason}")]
+    PlanUnsupported {
+        /// The policy.
+        policy: String,
+        /// What it uses that a plan cannot express.
+        reason: String,
+    },
+    /// A plan needs a tenant: none was given and the principal has no tenant attribute.
+    #[error("a plan is scoped to one tenant: none was given and the principal has none")]
+    PlanTenantRequired,
+    /// Cedar's partial evaluation refused the request (e.g. the action does not apply to
+    /// the principal and resource types), or the condition is too large.
+    #[error("no plan: {message}")]
+    PlanFailed {
+        /// Why.
+        message: String,
+    },
+    /// The SQL mapping lacks what a condition needs, or a fragment is malformed.
+    #[error("the mapping cannot express the plan: `{attribute}`: {reason}")]
+    PlanMapping {
+        /// The attribute path (or what else) it lacks.
+        attribute: String,
+        /// What is missing.
+        reason: String,
+    },
     /// A bundle is not well formed (bad JSON, unknown format, bad encoding of the
     /// hash or signature).
     #[error("malformed bundle: {reason}")]
@@ -169,6 +198,10 @@ impl Diagnostic for PolicyError {
             Self::Entities { .. } => "policy.invalid_entities",
             Self::Request { .. } => "policy.invalid_request",
             Self::TenantMismatch { .. } => "policy.tenant_mismatch",
+            Self::PlanUnsupported { .. } => "plan.unsupported",
+            Self::PlanTenantRequired => "plan.tenant_required",
+            Self::PlanFailed { .. } => "plan.failed",
+            Self::PlanMapping { .. } => "plan.mapping_missing",
             Self::BundleMalformed { .. } => "policy.bundle_malformed",
             Self::BundleTampered { .. } => "policy.bundle_tampered",
             Self::BundleSignatureInvalid { .. } => "policy.bundle_signature_invalid",
@@ -188,6 +221,10 @@ impl Diagnostic for PolicyError {
             Self::Entities { .. } => "send entities in Cedar's JSON form (`uid`, `attrs`, `parents`) with attribute types as in the schema",
             Self::Request { .. } => "use entity types and actions from the schema, and a context with the fields the action's context type lists",
             Self::TenantMismatch { .. } => "omit `tenant` to use the resource's tenant, or send the resource of the tenant you named",
+            Self::PlanUnsupported { .. } => "decide each resource with `authorize` for this policy shape, or rewrite the policy with comparisons of resource attributes to values",
+            Self::PlanTenantRequired => "give `tenant`, or a principal entity with its tenant attribute",
+            Self::PlanFailed { .. } => "use an action that applies to the principal's type and the resource type, with a context of the action's context type",
+            Self::PlanMapping { .. } => "map every attribute path the plan names to a column (or, for sets, a `contains` fragment with one `?`)",
             Self::BundleMalformed { .. } => "load the bundle exactly as it was produced by bundle signing",
             Self::BundleTampered { .. } => "fetch the bundle again from its source; never edit a signed bundle, rebuild and re-sign it",
             Self::BundleSignatureInvalid { .. } => "check the public key is the one of the key that signed the bundle, and that the bundle comes from your policy host",

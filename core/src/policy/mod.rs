@@ -25,6 +25,7 @@ mod entity_cache;
 mod error;
 pub mod fields;
 pub mod pack;
+pub mod plan;
 mod request;
 pub mod slice;
 mod source;
@@ -36,5 +37,8 @@ pub use bundle::{Bundle, BundlePublicKey, BundleSigningKey, SignedBundle, BUNDLE
 pub use engine::{Engine, EngineOptions, EngineSpec, PreparedRequest};
 pub use error::{PolicyError, SourceDiagnostic};
 pub use fields::{FieldsRequest, FieldsResponse};
+pub use plan::{
+    to_sql, Condition, Dialect, Plan, PlanDecision, PlanRequest, SqlFilter, SqlMapping,
+};
 pub use request::{AuthorizeRequest, EntityRef, RequestEntity};
 pub use source::PolicyFile;

@@ -304,6 +304,15 @@ impl WasmRuntime {
         answer.map_err(Error::Rejected)
     }
 
+    /// `planToSql` on JSON text: `{"ok":{sql, params}}` or an error answer.
+    pub fn plan_to_sql_json(&self, json: &str) -> Result<String, Error> {
+        self.stateless(|i| {
+            i.bindings
+                .phylax_core_policy()
+                .call_plan_to_sql(&mut i.store, json)
+        })
+    }
+
     /// `verifyBundle` on JSON text: `{"ok":{hash, version, createdAt}}` or an error answer.
     pub fn verify_bundle_json(&self, json: &str) -> Result<String, Error> {
         self.stateless(|i| {

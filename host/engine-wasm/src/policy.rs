@@ -169,6 +169,17 @@ impl WasmEngine {
         })
     }
 
+    /// `planResources` on JSON text.
+    pub fn plan_resources_json(&self, json: &str) -> Result<String, Error> {
+        self.with_slot(|slot| {
+            slot.instance
+                .bindings
+                .phylax_core_policy()
+                .engine()
+                .call_plan_resources(&mut slot.instance.store, slot.engine, json)
+        })
+    }
+
     /// How many instances are built now (for metrics and tests).
     pub fn instances_built(&self) -> usize {
         self.slots

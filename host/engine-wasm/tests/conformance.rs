@@ -160,6 +160,8 @@ impl Wasmtime {
             "authorize" => on_engine!(authorize_json),
             "authorizeBatch" => on_engine!(authorize_batch_json),
             "readableFields" => on_engine!(readable_fields_json),
+            "planResources" => on_engine!(plan_resources_json),
+            "planToSql" => answer_text(rt.plan_to_sql_json(req)),
             "openKeyring" => {
                 let (Some(root_key), Some(state), 2) = (
                     case.request.get("rootKey").and_then(Value::as_str),

@@ -245,3 +245,46 @@ pub async fn readable_fields(
     }
     Ok(answer_response(json))
 }
+
+/// `POST /v1/authorize/plan`: which resources of a type the principal may act on, in the
+/// caller's tenant (the core's `PlanRequest`). With `"sql": {"mapping", "dialect"}` the
+/// answer also carries the plan as a parameterized `WHERE` fragment (`filter`).
+#[utoipa::path(post, path = "/v1/authorize/plan", request_body(content = Object, description = "core PlanRequest, plus optional `sql: {mapping, dialect}`"), responses((status = 200, description = "`{\"ok\": Plan (+ filter)}`")), security(("bearer" = [])))]
+pub async fn plan(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    req: Request,
+) -> ApiResult<Response> {
+    let (_tenant, mut value) = scoped_request(&state, &caller, req).await?;
+    let sql = value.as_object_mut().and_then(|o| o.remove("sql"));
+    let engine = state.engine.current();
+    let json = engine.plan_resources_json(&value.to_string());
+    let Some(sql) = sql else {
+        return Ok(answer_response(json));
+    };
+    let mut answer: Value = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    let Some(plan) = answer.get("ok").cloned() else {
+        return Ok(answer_response(json));
+    };
+    let Value::Object(mut request) = sql else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed",
+            "`sql` must be an object `{mapping, dialect}`",
+            "send `sql: {\"mapping\": {...}, \"dialect\": \"postgres\"}`, or omit it",
+        ));
+    };
+    request.insert("plan".to_owned(), plan);
+    let filter_json =
+        phylax_core::policy::calls::plan_to_sql_json(&Value::Object(request).to_string());
+    let filter: Value = serde_json::from_str(&filter_json).map_err(ApiError::internal)?;
+    match filter.get("ok") {
+        Some(f) => {
+            if let Some(ok) = answer.get_mut("ok").and_then(Value::as_object_mut) {
+                ok.insert("filter".to_owned(), f.clone());
+            }
+            Ok(answer_response(answer.to_string()))
+        }
+        None => Ok(answer_response(filter_json)),
+    }
+}

@@ -48,6 +48,9 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// How many migrations a fully migrated database has recorded (one row each).
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 /// The key of the transaction-scoped advisory lock migrations run under ("phylax-m").
 const MIGRATION_LOCK: i64 = 0x7068_796c_6178_2d6d;
 

@@ -2,8 +2,8 @@
 
 use phylax_core::policy::calls::{
     authorize_batch_json, authorize_json, build_engine_json, call_json, engine_info,
-    load_bundle_json, readable_fields_json, validate_policies, verify_bundle, ValidateRequest,
-    VerifyBundleRequest,
+    load_bundle_json, plan_resources_json, plan_to_sql_json, readable_fields_json,
+    validate_policies, verify_bundle, ValidateRequest, VerifyBundleRequest,
 };
 use phylax_core::policy::Engine as CoreEngine;
 use phylax_core::{calls::parse_request, Answer};
@@ -32,6 +32,10 @@ impl Guest for Component {
             verify_bundle(req)
         })
     }
+
+    fn plan_to_sql(request_json: String) -> String {
+        plan_to_sql_json(&request_json)
+    }
 }
 
 impl GuestEngine for EngineHandle {
@@ -57,5 +61,9 @@ impl GuestEngine for EngineHandle {
 
     fn readable_fields(&self, request_json: String) -> String {
         readable_fields_json(&self.engine, &request_json)
+    }
+
+    fn plan_resources(&self, request_json: String) -> String {
+        plan_resources_json(&self.engine, &request_json)
     }
 }
