@@ -29,6 +29,8 @@ const TARGETS = {
   'scale-allow': { what: 'allowed decisions on one SQLite node (`load.sh`, 16 conn.) vs before scale-out', goal: { ge: 2 } },
   'scale-postgres': { what: 'one PostgreSQL node vs one SQLite node, same run', goal: { ge: 0.7 } },
   'group-commit': { what: 'audited appends/s: group commit vs one commit per request, same run', goal: null },
+  'plan-vs-per-row': { what: 'a provider\'s list on 100,000 SQLite rows: per-row `authorize` vs plan + filtered query', goal: { ge: 100 } },
+  'plan-latency': { what: 'one plan vs one `authorize` (same provider and action)', goal: { le: 3 } },
 };
 
 // The rates before the scale-out work (issue 12), 16 connections on these 2-core machines:
@@ -219,6 +221,9 @@ function render(dir) {
     r[`rustcrypto/${id}`] = ratio(c[`encrypt/rustcrypto_aes_gcm/${id}`], c[`encrypt/phylax_binary/${id}`]);
   }
   r.wasmtime = ratio(c['pack_decision/wasm'], c['pack_decision/native']);
+  r.planVsRows = ratio(c['plan_sqlite_100k/tenant_rows_and_authorize_each'], c['plan_sqlite_100k/plan_and_filtered_query']);
+  r.planLatency = ratio(c['plan/provider/plan_resources'], c['plan/provider/authorize_one']);
+  r.nodePlan = nodeRes?.plans && ratio(nodeM(nodeRes.plans.planResources), nodeM(nodeRes.plans.authorize));
   const gz = nodeRes?.wasmSize?.phylax?.gzip;
   const peak = (l) => l?.levels?.reduce((a, b) => (b.rps > (a?.rps ?? -1) ? b : a), null);
 
@@ -237,6 +242,9 @@ function render(dir) {
   }
   addTarget('native-encrypt-large', '1 MiB: ring ÷ Phylax', fmtRatio(r['ring/1MiB']), verdict(TARGETS['native-encrypt-large'].goal, r['ring/1MiB']));
   addTarget('wasm-size', 'phylax_bg.wasm', gz == null ? '—' : `**${fmtBytes(gz)}** (${gz} B)`, gz == null ? 'not run' : gz <= TARGETS['wasm-size'].goal.leBytes ? 'met' : '**missed**');
+  addTarget('plan-vs-per-row', 'per-row authorize ÷ (plan + query), time', fmtRatio(r.planVsRows), r.planVsRows ? verdict(TARGETS['plan-vs-per-row'].goal, r.planVsRows) : 'not run');
+  addTarget('plan-latency', 'native: plan ÷ authorize (time)', fmtRatio(r.planLatency), r.planLatency ? verdict(TARGETS['plan-latency'].goal, r.planLatency) : 'not run');
+  addTarget('plan-latency', 'Node: planResources ÷ authorize (time)', fmtRatio(r.nodePlan), r.nodePlan ? verdict(TARGETS['plan-latency'].goal, r.nodePlan) : 'not run');
   addTarget('wasmtime-vs-native', '`pack_decision`: wasm ÷ native (time)', fmtRatio(r.wasmtime), r.wasmtime ? verdict(null) : 'not run');
   const [pn, pw] = [peak(load.native), peak(load.wasm)];
   addTarget('wasmtime-vs-native', 'host, best level: native ÷ wasm (decisions/s)', pn && pw ? `**${fmtX(pn.rps / pw.rps)}**` : '—', pn && pw ? verdict(null) : 'not run');
@@ -437,6 +445,15 @@ function render(dir) {
     L.push(table(['workload', 'store', 'nodes', 'requests/s', 'p50', 'p99', 'errors'],
       scale.runs.map((r) => [r.label, r.store, String(r.nodes), r.rps.toLocaleString('en-US'), fmtTime(r.p50Ms * 1e6), fmtTime(r.p99Ms * 1e6), String(r.errors + r.non2xx)]), 'lllrrrr'), '');
   }
+
+  // ---- plans
+  L.push('## Plans for list queries', '');
+  L.push('`host/benches/plan.rs` (native) and `js/bench/run.mjs` (Node). A provider lists the records of their patients: 100,000 rows in SQLite over 3 tenants (an index on tenant and patient, care teams in their own table); "plan" is `Engine::plan`, `to_sql` and the filtered query; "per row" fetches the tenant\'s rows with their care teams and calls `authorize` for each (the same rows come back, checked before timing). Ratio = per-row time ÷ plan time, and plan ÷ one `authorize`.', '');
+  L.push(table(['measure', 'ratio', 'first', 'second'], [
+    ['100,000 rows: per-row `authorize` ÷ plan + filtered query', fmtRatio(r.planVsRows), fmtTime(c['plan_sqlite_100k/tenant_rows_and_authorize_each']?.ns), fmtTime(c['plan_sqlite_100k/plan_and_filtered_query']?.ns)],
+    ['native: plan ÷ one authorize', fmtRatio(r.planLatency), fmtTime(c['plan/provider/plan_resources']?.ns), fmtTime(c['plan/provider/authorize_one']?.ns)],
+    ['Node: `planResources` ÷ one `authorize`', fmtRatio(r.nodePlan), fmtTime(nodeM(nodeRes?.plans?.planResources)?.ns), fmtTime(nodeM(nodeRes?.plans?.authorize)?.ns)],
+  ]), '');
 
   // ---- no peer
   L.push('## Other core operations (no peer measured)', '');

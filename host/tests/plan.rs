@@ -582,3 +582,82 @@ fn unsupported_shapes_give_their_codes() {
         assert_eq!(phylax_core::Diagnostic::code(&e), code, "{policy}: {e}");
     }
 }
+
+/// `POST /v1/authorize/plan`: scoped to the caller's tenant like the other authorize
+/// routes, with the SQL filter when asked, and the same plan as the core.
+#[test]
+fn the_server_plans_in_the_callers_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Server::start(&dir.path().join("data"), &[]);
+    server.create_tenant("acme");
+    let key = server.api_key("acme", &["authorize"]);
+    let doc = json!({"uid": {"type": "User", "id": "doc"},
+        "attrs": {"tenant": {"__entity": {"type": "Tenant", "id": "acme"}}},
+        "parents": [{"type": "Role", "id": "provider"}]});
+    let body = json!({
+        "principal": {"type": "User", "id": "doc"}, "action": {"type": "Action", "id": "view"},
+        "resourceType": "Record", "context": {"mfa": true}, "entities": [doc],
+        "sql": {"mapping": mapping(), "dialect": "postgres"},
+    });
+    let r = server.req(
+        "POST",
+        "/v1/authorize/plan",
+        Some(&key),
+        Some(&body.to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ok = r.json()["ok"].clone();
+    assert_eq!(ok["decision"], "conditional");
+    assert_eq!(ok["tenant"], "acme");
+    let filter = &ok["filter"];
+    assert!(
+        filter["sql"]
+            .as_str()
+            .unwrap()
+            .starts_with("((records.tenant_id = $1)"),
+        "{filter}"
+    );
+    assert_eq!(filter["params"], json!(["acme", "doc"]));
+    // The same plan as the core's, for the engine the server serves.
+    let mut core_req = body.clone();
+    core_req.as_object_mut().unwrap().remove("sql");
+    core_req["tenant"] = json!("acme");
+    let core = Engine::new(&pack::healthcare(BTreeMap::new(), Vec::new()).unwrap()).unwrap();
+    let expected = core
+        .plan(&serde_json::from_value(core_req).unwrap())
+        .unwrap();
+    assert_eq!(
+        ok["condition"],
+        serde_json::to_value(&expected.condition).unwrap()
+    );
+    // Another tenant named in the body: refused like every authorize route.
+    let mut other = body.clone();
+    other["tenant"] = json!("globex");
+    let r = server.req(
+        "POST",
+        "/v1/authorize/plan",
+        Some(&key),
+        Some(&other.to_string()),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "auth.other_tenant"),
+        "{}",
+        r.text
+    );
+    // A mapping that lacks an attribute: its code, 400.
+    let mut unmapped = body.clone();
+    unmapped["sql"]["mapping"] = json!({"attributes": {"tenant": "records.tenant_id"}});
+    let r = server.req(
+        "POST",
+        "/v1/authorize/plan",
+        Some(&key),
+        Some(&unmapped.to_string()),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "plan.mapping_missing"),
+        "{}",
+        r.text
+    );
+}

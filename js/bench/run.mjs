@@ -128,6 +128,24 @@ const decisions = await compare({
 });
 const decisionNs = Object.fromEntries(Object.entries(decisions).map(([k, v]) => [k, v.ns]));
 
+// ------------------------------------------------------------------ list-query plans
+// A provider's plan for `view` on records, beside one decision of the same provider.
+const drTenant = { type: 'Tenant', id: 'acme' };
+const dr = { uid: { type: 'User', id: 'dr-bench' }, attrs: { tenant: drTenant }, parents: [{ type: 'Role', id: 'provider' }] };
+const planRequest = { principal: dr.uid, action: { type: 'Action', id: 'view' }, resourceType: 'Record', context: { mfa: true }, entities: [dr] };
+const oneDecision = {
+  principal: dr.uid, action: { type: 'Action', id: 'view' }, resource: { type: 'Record', id: 'rb-1' }, context: { mfa: true },
+  entities: [dr, { uid: { type: 'Record', id: 'rb-1' }, attrs: { tenant: drTenant, patient: { type: 'User', id: 'pb-1' } }, parents: [] },
+    { uid: { type: 'User', id: 'pb-1' }, attrs: { tenant: drTenant, providers: [dr.uid] }, parents: [{ type: 'Role', id: 'patient' }] }],
+};
+if (engine.planResources(planRequest).decision !== 'conditional' || engine.authorize(oneDecision).decision !== 'allow') {
+  throw new Error('the plan benchmark requests do not decide as expected');
+}
+const plans = await compare({
+  planResources: () => engine.planResources(planRequest),
+  authorize: () => engine.authorize(oneDecision),
+});
+
 // ------------------------------------------------------------------ field encryption
 const keyring = phylax.Keyring.create('acme', phylax.RootKey.insecureDevKey());
 const aesKey = randomBytes(32);
@@ -189,6 +207,7 @@ console.log('\nAbsolute numbers (time per call):\n');
 console.log('| measurement | phylax | peer |\n|---|---:|---:|');
 console.log(`| decision vs statefulIsAuthorized | ${fmt(decisionNs.phylax)} | ${fmt(decisionNs.stateful)} |`);
 console.log(`| decision vs isAuthorized | ${fmt(decisionNs.phylax)} | ${fmt(decisionNs.isAuthorized)} |`);
+console.log(`| plan (provider, records) vs one authorize | ${fmt(plans.planResources.ns)} | ${fmt(plans.authorize.ns)} |`);
 console.log(`| decision, every entity new, vs statefulIsAuthorized | ${fmt(decisionNs.phylaxNewEntities)} | ${fmt(decisionNs.stateful)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs WebCrypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].webcrypto)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs node:crypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].node)} |`);
@@ -200,7 +219,7 @@ if (args.json) {
   writeFileSync(args.json, `${JSON.stringify({
     quick: Boolean(args.quick), plan, node: process.version, platform: `${process.platform}/${process.arch}`,
     cedarWasm: cedar.getCedarSDKVersion?.() ?? null, cedarLang: cedar.getCedarLangVersion?.() ?? null,
-    cases: cases.length, disagreements, decisions, encryption,
+    cases: cases.length, disagreements, decisions, encryption, plans,
     coldStart: { ...cold, runs: coldRuns },
     wasmSize: {
       phylax: { raw: ourWasm.length, gzip: gz(ourWasm) },

@@ -64,7 +64,9 @@ export interface SqlFilter {
 /** The plan as a parameterized SQL `WHERE` fragment. Values are only ever parameters. */
 export function planToSql(plan: Plan, mapping: SqlMapping, dialect: 'postgres' | 'sqlite'): SqlFilter {
   need();
-  return jsonCall(() => glue.planToSql(toJson('request', { plan: obj('plan', plan), mapping: obj('mapping', mapping), dialect })));
+  const answer = jsonCall(() => glue.planToSql(toJson('request', { plan: obj('plan', plan), mapping: obj('mapping', mapping), dialect })));
+  if ('ok' in answer) return answer.ok as SqlFilter;
+  throw new PhylaxError(answer.error.code, answer.error.message, answer.error.hint);
 }
 
 /**

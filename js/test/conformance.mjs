@@ -553,6 +553,39 @@ export function checks(phylax, data) {
     throwsCode(P, 'request.malformed', () => engine.authorize({ principal: { type: 'User', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd1' }, context: { ['k\uDFFF']: 1 } }), 'a key with a lone surrogate');
   });
 
+  check('plans: planResources, planToSql and planToPrisma', () => {
+    const engine = P.Engine.fromParts({ schema: SMALL_SCHEMA, policies: SMALL_POLICIES });
+    const alice = { type: 'User', id: 'alice' };
+    const plan = engine.planResources({ principal: alice, action: { type: 'Action', id: 'read' }, resourceType: 'Doc',
+      entities: [{ uid: alice, attrs: { tenant: 'acme' }, parents: [] }] });
+    eq(plan.decision, 'conditional', 'a condition');
+    eq(JSON.stringify(plan.condition), JSON.stringify({ compare: { attr: 'owner', op: '==', value: { entity: alice } } }), 'owner is alice');
+    eq(plan.policies.join(), 'owner-read', 'policies');
+    eq(plan.bundleHash, engine.bundleHash, 'bundle hash');
+    eq(engine.planResources({ principal: alice, action: { type: 'Action', id: 'write' }, resourceType: 'Doc',
+      entities: [{ uid: alice, attrs: { tenant: 'acme' }, parents: [] }] }).decision, 'deny', 'no permit for write');
+    const sql = P.planToSql(plan, { attributes: { owner: 'docs.owner_id' } }, 'sqlite');
+    eq(JSON.stringify(sql), JSON.stringify({ sql: '(docs.owner_id = ?1)', params: ['alice'] }), 'sql');
+    throwsCode(P, 'plan.mapping_missing', () => P.planToSql(plan, { attributes: {} }, 'postgres'), 'unmapped attribute');
+    throwsCode(P, 'request.malformed', () => P.planToSql(plan, { attributes: {} }, 'oracle'), 'unknown dialect');
+    eq(JSON.stringify(P.planToPrisma(plan, { fields: { owner: 'ownerId' } })), JSON.stringify({ ownerId: { equals: 'alice' } }), 'prisma');
+    const every = { decision: 'conditional', policies: [], bundleHash: plan.bundleHash, condition: { and: [
+      { or: [{ has: { attr: 'notes' } }, { not: { in: { attr: 'status', values: ['closed', 'archived'] } } }] },
+      { contains: { attr: 'patient.providers', value: { entity: alice } } },
+      { compare: { attr: 'level', op: '>=', value: 3 } },
+      { resourceIs: { entities: [{ type: 'Doc', id: 'd1' }] } },
+    ] } };
+    const prisma = P.planToPrisma(every, { id: 'id', fields: { notes: 'notes', status: 'status', level: 'level', 'patient.providers': { some: 'patient.careTeam', key: 'providerId' } } });
+    eq(JSON.stringify(prisma), JSON.stringify({ AND: [
+      { OR: [{ notes: { not: null } }, { NOT: { status: { in: ['closed', 'archived'] } } }] },
+      { patient: { careTeam: { some: { providerId: 'alice' } } } },
+      { level: { gte: 3 } },
+      { id: { in: ['d1'] } },
+    ] }), 'every node as Prisma');
+    throwsCode(P, 'plan.mapping_missing', () => P.planToPrisma(every, { fields: {} }), 'unmapped attribute (prisma)');
+    eq(JSON.stringify(P.planToPrisma({ ...plan, decision: 'deny', condition: undefined }, {})), JSON.stringify({ AND: [{ OR: [] }] }), 'deny matches nothing');
+  });
+
   check('retention: the server\'s rule for an app\'s own rows', () => {
     const settings = { auditRetentionDays: 2557, exportWindowDays: 90 };
     const now = 1_900_000_000;

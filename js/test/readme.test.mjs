@@ -25,7 +25,7 @@ function quickstarts() {
   return blocks;
 }
 
-const EXPECTED = { web: 'js', edge: 'js', native: 'rust', serve: 'sh' };
+const EXPECTED = { web: 'js', list: 'js', edge: 'js', native: 'rust', serve: 'sh' };
 const blocks = quickstarts();
 function block(name) {
   const found = blocks.get(name);
@@ -117,6 +117,21 @@ test('web: node quickstart.mjs against phylax serve', async () => {
   const again = await run(process.execPath, ['quickstart.mjs'], { cwd: dir, env });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, first.stdout);
+});
+
+test('list: node list.mjs plans a list query and prints its SQL', async () => {
+  const server = await startServer();
+  const dir = project('phylax-readme-list-');
+  writeFileSync(join(dir, 'list.mjs'), block('list'));
+  const env = { PHYLAX_URL: server.PHYLAX_URL, PHYLAX_ADMIN_TOKEN: server.PHYLAX_ADMIN_TOKEN };
+  const result = await run(process.execPath, ['list.mjs'], { cwd: dir, env });
+  assert.equal(result.code, 0, `list.mjs failed:\n${result.stderr}\nserver:\n${server.stderr()}`);
+  assert.equal(result.stdout, [
+    'conditional provider-own-patients tenant-isolation-records',
+    'SELECT * FROM records WHERE ((records.tenant_id = $1) AND (TRUE) AND (EXISTS (SELECT 1 FROM care_team c WHERE c.patient_id = records.patient_id AND c.provider_id = $2)))',
+    '["acme","dr-lee"]',
+    '',
+  ].join('\n'));
 });
 
 test('edge: middleware.js in the edge runtime (no wasm compilation), bundle from phylax serve', async () => {

@@ -16,7 +16,8 @@ use phylax_core::crypto::{calls as crypto, Keyring, RootKey};
 use phylax_core::identity::{api_key, calls as identity, Jwks, JwtConfig, JwtVerifier};
 use phylax_core::policy::calls::{
     authorize_batch_json, authorize_json, build_engine_json, call_json, load_bundle_json,
-    readable_fields_json, validate_policies, verify_bundle, ValidateRequest,
+    plan_resources_json, plan_to_sql_json, readable_fields_json, validate_policies, verify_bundle,
+    ValidateRequest,
 };
 use phylax_core::policy::{pack, Engine, EngineSpec, PolicyFile};
 use phylax_core::webhook::calls as webhook;
@@ -149,13 +150,16 @@ pub fn engine_spec(data: &[u8]) {
     let _ = build_engine_json(text(data));
 }
 
-/// `authorize`, `authorizeBatch` and `readableFields` on the pack.
+/// `authorize`, `authorizeBatch`, `readableFields`, `planResources` and `planToSql` on
+/// the pack.
 pub fn authorize(data: &[u8]) {
     let json = text(data);
     let engine = pack_engine();
     let _ = authorize_json(engine, json);
     let _ = authorize_batch_json(engine, json);
     let _ = readable_fields_json(engine, json);
+    let _ = plan_resources_json(engine, json);
+    let _ = plan_to_sql_json(json);
 }
 
 const JWKS: &str = r#"{"keys":[
@@ -293,7 +297,9 @@ pub fn seeds(op: &str, request: &serde_json::Value) -> Vec<(&'static str, Vec<u8
                 add("policy_text", Some(text));
             }
         }
-        "authorize" | "authorizeBatch" | "readableFields" => add("authorize", Some(whole.clone())),
+        "authorize" | "authorizeBatch" | "readableFields" | "planResources" | "planToSql" => {
+            add("authorize", Some(whole.clone()));
+        }
         "verifyTokenWithJwks" => {
             add("jwt", string("token"));
             add("jwks", json("jwks"));
