@@ -570,12 +570,12 @@ def plan_cases():
         request.update(kw)
         out.append(case(f"planResources/{name}", "planResources", request, expect, engine=engine))
 
-    def plan(engine, decision, condition=None, policies=(), tenant_id="acme"):
+    def plan(engine, decision, condition=None, policies=(), tenant_id="acme", flags=()):
         body = {"decision": decision}
         if condition is not None:
             body["condition"] = condition
-        body.update({"policies": sorted(policies), "bundleHash": HASH.get(engine) or spec_hash(UNPLANNABLE),
-                     "tenant": tenant_id})
+        body.update({"policies": sorted(policies), "auditFlags": sorted(flags),
+                     "bundleHash": HASH.get(engine) or spec_hash(UNPLANNABLE), "tenant": tenant_id})
         return ok(body)
 
     doc = user("doc", "acme", "provider")
@@ -599,7 +599,7 @@ def plan_cases():
     p("api key without the scope", uref("ApiKey", "k1"), [api_key("k1", "acme", ["records:write"])], "view",
       plan("pack", "deny"))
     p("platform admin under break-glass, in the tenant named", U("root"), [user("root", "platform", "platform_admin")],
-      "view", plan("pack", "conditional", tenant_is("acme"), ["platform-admin-break-glass"]),
+      "view", plan("pack", "conditional", tenant_is("acme"), ["platform-admin-break-glass"], flags=["break_glass"]),
       context={"mfa": True, "breakGlassReason": BREAK_GLASS}, tenant="acme")
     p("platform admin without a reason", U("root"), [user("root", "platform", "platform_admin")], "view",
       plan("pack", "deny"), tenant="acme")
@@ -649,7 +649,7 @@ def sql_cases():
     out = []
 
     def conditional(c):
-        return {"decision": "conditional", "condition": c, "policies": [], "bundleHash": HASH["pack"], "tenant": "acme"}
+        return {"decision": "conditional", "condition": c, "policies": [], "auditFlags": [], "bundleHash": HASH["pack"], "tenant": "acme"}
 
     def s(name, plan_, dialect, expect, mapping=SQL_MAPPING):
         out.append(case(f"planToSql/{name}", "planToSql", {"plan": plan_, "mapping": mapping, "dialect": dialect},

@@ -115,3 +115,41 @@ fn root_key_epochs() {
     assert_eq!(&*copy.decrypt_field("p.dx", "r1", &ct).unwrap(), b"secret");
     assert!(Keyring::from_key_material("{\"tenant\":\"acme\"}").is_err());
 }
+
+#[test]
+fn a_keyring_from_before_root_key_ids_opens_under_any_held_key_and_is_named_by_it() {
+    let old = RootKey::from_secret(&Secret32::random().unwrap()).unwrap();
+    let new = RootKey::from_secret(&Secret32::random().unwrap()).unwrap();
+    let keyring = Keyring::create("acme", &old, 1).unwrap();
+    let ct = keyring.encrypt_field("p.dx", "r1", b"secret").unwrap();
+    let mut legacy = keyring.state().clone();
+    legacy.root_key_id = None;
+    let json = serde_json::to_string(&legacy).unwrap();
+    // During a rotation the new key comes first: the old one still opens it.
+    let roots = RootKeys::new(vec![
+        RootKey::parse(&Secret32::random().unwrap().to_base64url()).unwrap(),
+        RootKey::from_secret(&Secret32::random().unwrap()).unwrap(),
+    ])
+    .unwrap();
+    assert!(
+        Keyring::open_json_with(&json, &roots).is_err(),
+        "no held key opens it"
+    );
+    let _ = new;
+    let old_again = keyring.state().root_key_id.clone().unwrap();
+    let both = RootKeys::new(vec![
+        RootKey::from_secret(&Secret32::random().unwrap()).unwrap(),
+        old,
+    ])
+    .unwrap();
+    let opened = Keyring::open_json_with(&json, &both).unwrap();
+    assert_eq!(
+        &*opened.decrypt_field("p.dx", "r1", &ct).unwrap(),
+        b"secret"
+    );
+    // Now it names the key that opened it, so a version added later matches.
+    assert_eq!(
+        opened.state().root_key_id.as_deref(),
+        Some(old_again.as_str())
+    );
+}

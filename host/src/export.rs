@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::{host_signer, prune_record, wrong_state};
+use crate::lifecycle::{host_signer, wrong_state};
 use crate::routes::tenants::info;
 use crate::store::{Store, TenantState};
 
@@ -45,8 +45,6 @@ pub const FORMAT: &str = "phylax-tenant-export/1";
 pub const HPKE_SUITE: &str = "DHKEM(X25519,HKDF-SHA256)/HKDF-SHA256/AES-256-GCM";
 const SIGNING_DOMAIN: &[u8] = b"phylax/export/v1";
 const HPKE_INFO: &[u8] = b"phylax/export/keys/v1";
-/// Records read per page while exporting a chain.
-const PAGE: u32 = 5000;
 
 /// One export.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -248,16 +246,7 @@ pub fn build(
         "indexKeys": versions(&state.index_keys),
     });
 
-    let mut records = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.audit_page(tenant, after, PAGE)?;
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (_, json) in page {
-            records.push(serde_json::from_str::<AuditRecord>(&json).map_err(ApiError::internal)?);
-        }
-    }
+    let (prune, records) = crate::lifecycle::chain_with_prune(store, tenant)?;
     let signer = host_signer(keys.signing)?;
     let checkpoint = records.last().map(|r| {
         let head = audit::ChainHead {
@@ -268,7 +257,7 @@ pub fn build(
         signer.sign(&head, keys.audit.key_id(), now)
     });
     let audit = AuditSection {
-        prune: prune_record(&row)?,
+        prune,
         records,
         checkpoint,
     };

@@ -340,6 +340,40 @@ pub fn prune_record(row: &TenantRow) -> ApiResult<Option<PruneRecord>> {
         .transpose()
 }
 
+/// A tenant's chain with the prune record it starts after, read so that the two agree:
+/// a prune committed between reading one and the other would make a healthy chain look
+/// cut, so the record is read again after the chain and the read repeated if it moved.
+pub fn chain_with_prune(
+    store: &dyn Store,
+    tenant: &str,
+) -> ApiResult<(Option<PruneRecord>, Vec<AuditRecord>)> {
+    const PAGE: u32 = 5000;
+    for _ in 0..5 {
+        let before = tenant_row(store, tenant)?.life.audit_prune;
+        let mut records = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.audit_page(tenant, after, PAGE)?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            for (_, json) in page {
+                records
+                    .push(serde_json::from_str::<AuditRecord>(&json).map_err(ApiError::internal)?);
+            }
+        }
+        let row = tenant_row(store, tenant)?;
+        if row.life.audit_prune == before {
+            return Ok((prune_record(&row)?, records));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "request.conflict",
+        "the chain was pruned again and again while it was read",
+        "retry in a moment",
+    ))
+}
+
 /// Prunes the tenant's audit events older than its retention, if any: returns the first
 /// seq kept. The prune appends its own record, so a chain is never left empty.
 pub fn prune(
@@ -409,6 +443,8 @@ pub struct Sweep {
     pub shredded: Vec<String>,
     /// Tenants this node pruned, with the first seq kept.
     pub pruned: Vec<(String, u64)>,
+    /// Tenants whose step failed this time, with the error code (logged).
+    pub failed: Vec<(String, String)>,
 }
 
 /// Performs every due transition: shreds tenants whose export window ended, prunes
@@ -423,17 +459,30 @@ pub fn sweep(
     const WHO: &str = "phylax-lifecycle";
     let mut out = Sweep::default();
     for row in store.tenants()? {
-        if row.life.state == TenantState::Offboarding
-            && row.life.shred_due_at.is_some_and(|d| d <= now)
-        {
-            let event = system_event(&row.id, "tenant.shred", WHO, now);
-            if shred(store, key, &row.id, ShredWhen::Due(now), &event, now)?.is_some() {
-                out.shredded.push(row.id.clone());
+        // One tenant's failure (say, a record that no longer parses) is logged and the
+        // sweep goes on: it must not hold back every other tenant's due shred.
+        let mut step = || -> ApiResult<()> {
+            if row.life.state == TenantState::Offboarding
+                && row.life.shred_due_at.is_some_and(|d| d <= now)
+            {
+                let event = system_event(&row.id, "tenant.shred", WHO, now);
+                if shred(store, key, &row.id, ShredWhen::Due(now), &event, now)?.is_some() {
+                    out.shredded.push(row.id.clone());
+                }
             }
-        }
-        // A shredded tenant's chain is kept, and pruned at its retention like any other.
-        if let Some(first) = prune(store, key, signer, &row.id, now, WHO)? {
-            out.pruned.push((row.id, first));
+            // A shredded tenant's chain is kept, and pruned at its retention like any other.
+            if let Some(first) = prune(store, key, signer, &row.id, now, WHO)? {
+                out.pruned.push((row.id.clone(), first));
+            }
+            Ok(())
+        };
+        if let Err(e) = step() {
+            if e.status.is_server_error() && e.body.code.starts_with("store.") {
+                // The database itself is failing: the next sweep retries everything.
+                return Err(e);
+            }
+            tracing::warn!(tenant = %row.id, code = %e.body.code, error = %e.body.message, "lifecycle step failed for this tenant; the others go on");
+            out.failed.push((row.id.clone(), e.body.code.clone()));
         }
     }
     Ok(out)

@@ -92,7 +92,7 @@ pub const ROUTES: &[RouteRule] = &[
     row(
         "GET",
         "/v1/tenants/{tenant}/export",
-        Some("audit:read"),
+        Some("tenant:export"),
         Data,
     ),
     row(
@@ -258,6 +258,7 @@ pub const SCOPES: &[&str] = &[
     "policies:write",
     "api_keys:manage",
     "tenant:read",
+    "tenant:export",
 ];
 
 /// Roles whose scopes beyond [`BASE_USER_SCOPES`] need a multi-factor login.

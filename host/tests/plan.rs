@@ -544,6 +544,17 @@ fn pg_db(url: &str, data: &Data) -> Pg {
     Pg { rt, client }
 }
 
+/// `if` nested `depth` times in the condition position of the next `if`.
+fn nested_ifs(depth: usize) -> String {
+    let mut e = r#"resource.tenant == Tenant::"t1""#.to_owned();
+    for _ in 0..depth {
+        e = format!(
+            r#"(if {e} then resource.tenant == Tenant::"t1" else resource.tenant == Tenant::"t2")"#
+        );
+    }
+    format!(r#"permit (principal, action == Action::"view", resource) when {{ {e} }};"#)
+}
+
 /// A policy shape a plan cannot express exactly gives `plan.unsupported`, never a
 /// wider filter.
 #[test]
@@ -559,17 +570,25 @@ fn unsupported_shapes_give_their_codes() {
     let principal = json!({"uid": {"type": "User", "id": "u"},
         "attrs": {"tenant": {"__entity": {"type": "Tenant", "id": "t1"}}},
         "parents": [{"type": "Role", "id": "staff"}]});
-    for (policy, code) in [
+    let cases: Vec<(String, &str)> = vec![
         (
-            r#"permit (principal, action == Action::"view", resource) when { resource.tenant == resource.patient.tenant };"#,
+            r#"permit (principal, action == Action::"view", resource) when { resource.tenant == resource.patient.tenant };"#.to_owned(),
             "plan.unsupported",
         ),
         (
-            r#"permit (principal, action == Action::"view", resource) when { resource.patient has providers && resource.patient.providers.containsAll(resource.patient.providers) };"#,
+            r#"permit (principal, action == Action::"view", resource) when { resource.patient has providers && resource.patient.providers.containsAll(resource.patient.providers) };"#.to_owned(),
             "plan.unsupported",
         ),
-    ] {
-        let engine = match Engine::new(&spec(policy)) {
+        // A user is `in` roles: `in` a role is a hierarchy question, not an id compare.
+        (
+            r#"forbid (principal, action == Action::"view", resource) when { resource.patient in Role::"suspended" }; permit (principal, action == Action::"view", resource);"#.to_owned(),
+            "plan.unsupported",
+        ),
+        // `if` in the condition of `if`, nested: the copies are capped, not exponential.
+        (nested_ifs(14), "plan.failed"),
+    ];
+    for (policy, code) in &cases {
+        let engine = match Engine::new(&spec(policy.as_str())) {
             Ok(e) => e,
             Err(e) => panic!("{policy}: {e}"),
         };
@@ -579,7 +598,7 @@ fn unsupported_shapes_give_their_codes() {
         }))
         .unwrap();
         let e = engine.plan(&req).unwrap_err();
-        assert_eq!(phylax_core::Diagnostic::code(&e), code, "{policy}: {e}");
+        assert_eq!(phylax_core::Diagnostic::code(&e), *code, "{policy}: {e}");
     }
 }
 

@@ -75,6 +75,7 @@ fn documented_user_scopes(roles: &[&str], mfa: bool) -> (BTreeSet<String>, BTree
         "policies:write",
         "api_keys:manage",
         "tenant:read",
+        "tenant:export",
     ];
     let mut held: BTreeSet<String> = ["authorize", "audit:write"].map(String::from).into();
     if roles.contains(&"provider") {

@@ -125,7 +125,11 @@ export function planToPrisma(plan: Plan, mapping: PrismaMapping): Record<string,
     if ('const' in c) return c.const ? {} : { AND: [{ OR: [] }] };
     if ('and' in c) return { AND: c.and.map((x) => walk(x, depth + 1)) };
     if ('or' in c) return { OR: c.or.map((x) => walk(x, depth + 1)) };
-    if ('not' in c) return { NOT: walk(c.not, depth + 1) };
+    if ('not' in c) {
+      const inner = walk(c.not, depth + 1);
+      // `NOT: {}` is no filter at all in Prisma: the negation of "every row" is "none".
+      return Object.keys(inner).length === 0 ? { OR: [] } : { NOT: inner };
+    }
     if ('compare' in c) {
       const op = PRISMA_OPS[c.compare.op];
       if (op === undefined) throw new PhylaxError('request.malformed', `unknown comparison \`${String(c.compare.op)}\``, 'pass the plan `planResources` returned');

@@ -584,6 +584,9 @@ export function checks(phylax, data) {
     ] }), 'every node as Prisma');
     throwsCode(P, 'plan.mapping_missing', () => P.planToPrisma(every, { fields: {} }), 'unmapped attribute (prisma)');
     eq(JSON.stringify(P.planToPrisma({ ...plan, decision: 'deny', condition: undefined }, {})), JSON.stringify({ AND: [{ OR: [] }] }), 'deny matches nothing');
+    const notAlways = { ...every, condition: { not: { has: { attr: 'patient.providers' } } } };
+    eq(JSON.stringify(P.planToPrisma(notAlways, { fields: { 'patient.providers': { some: 'patient.careTeam', key: 'providerId', has: 'always' } } })),
+      JSON.stringify({ OR: [] }), 'not of an always-true part matches nothing (never `NOT: {}`)');
   });
 
   check('retention: the server\'s rule for an app\'s own rows', () => {

@@ -130,6 +130,12 @@ impl Keyring {
         check_root(&state, root)?;
         let data = unwrap_all(root, KeyKind::Data, &state.tenant, &state.data_keys)?;
         let index = unwrap_all(root, KeyKind::Index, &state.tenant, &state.index_keys)?;
+        let mut state = state;
+        // A keyring made before root-key ids: it now names the key that opened it (saved
+        // with its next change), so a version added later is wrapped under the same key.
+        if state.root_key_id.is_none() && state.destroyed_at.is_none() {
+            state.root_key_id = Some(root.id().to_owned());
+        }
         Ok(Self::from_parts(state, data, index))
     }
 
@@ -141,20 +147,36 @@ impl Keyring {
         Self::open(state, root)
     }
 
-    /// Opens a stored keyring with whichever of `roots` wrapped it (the current key for
-    /// a keyring that names none).
+    /// Opens a stored keyring with whichever of `roots` wrapped it: the one it names, or,
+    /// for a keyring made before root-key ids, each held key in turn (the wrapping's
+    /// authentication tells the right one).
     pub fn open_json_with(json: &str, roots: &RootKeys) -> Result<Self, CryptoError> {
         let state: KeyringState =
             serde_json::from_str(json).map_err(|err| CryptoError::InvalidKeyring {
                 reason: format!("not a keyring: {err}"),
             })?;
-        let root = match &state.root_key_id {
-            Some(id) => roots
-                .get(id)
-                .ok_or_else(|| CryptoError::RootKeyUnknown { id: id.clone() })?,
-            None => roots.current(),
-        };
-        Self::open(state, root)
+        match &state.root_key_id {
+            Some(id) => {
+                let root = roots
+                    .get(id)
+                    .ok_or_else(|| CryptoError::RootKeyUnknown { id: id.clone() })?;
+                Self::open(state, root)
+            }
+            None => {
+                let mut first_error = None;
+                for root in roots.all() {
+                    match Self::open(state.clone(), root) {
+                        Ok(k) => return Ok(k),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(first_error.unwrap_or(CryptoError::InvalidKey {
+                    reason: "no root key given",
+                }))
+            }
+        }
     }
 
     /// The same keys wrapped under `new_root` instead (a root-key rotation): the state
@@ -190,7 +212,13 @@ impl Keyring {
         self.check_live()?;
         // Written by hand into a buffer that is wiped on drop: no copy of a key is
         // left in a temporary string or JSON value.
-        let mut out = Zeroizing::new(String::with_capacity(512));
+        // Sized up front so the buffer never grows (a grown string would leave a copy of
+        // the keys in the old allocation): per key at most ~80 bytes of JSON.
+        let keys = self.data.len().saturating_add(self.index.len());
+        let capacity = 128usize
+            .saturating_add(self.state.tenant.len().saturating_mul(6))
+            .saturating_add(keys.saturating_mul(96));
+        let mut out = Zeroizing::new(String::with_capacity(capacity));
         let tenant =
             serde_json::to_string(&self.state.tenant).map_err(|e| CryptoError::InvalidKeyring {
                 reason: e.to_string(),

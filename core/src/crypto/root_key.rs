@@ -189,6 +189,11 @@ impl RootKeys {
             .find(|k| k.id == id)
     }
 
+    /// Every key, the current one first.
+    pub fn all(&self) -> impl Iterator<Item = &RootKey> {
+        std::iter::once(&self.current).chain(&self.older)
+    }
+
     /// Every key id, the current one first.
     pub fn ids(&self) -> Vec<&str> {
         std::iter::once(&self.current)

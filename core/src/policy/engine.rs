@@ -130,10 +130,9 @@ pub struct Engine {
     authorizer: Authorizer,
     /// Request entities already parsed (see `entity_cache`).
     pub(super) entity_cache: EntityCache,
-    /// Entity types with the tenant attribute, read from the schema on the first plan.
-    pub(super) tenant_scoped: std::sync::OnceLock<std::collections::HashSet<String>>,
-    /// The schema's text (Cedar or JSON syntax), for what `Schema` does not expose.
-    pub(super) schema_source: String,
+    /// Entity types that can be an ancestor of some entity type (`in` them is more than
+    /// equality), read from the schema on the first plan.
+    pub(super) ancestor_types: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 /// Entity literals that a policy dereferences (attribute access, `has`, tags, or the
@@ -322,8 +321,7 @@ impl Engine {
             bundle_hash,
             authorizer: Authorizer::new(),
             entity_cache: EntityCache::default(),
-            tenant_scoped: std::sync::OnceLock::new(),
-            schema_source: spec.schema.clone(),
+            ancestor_types: std::sync::OnceLock::new(),
         })
     }
 
@@ -352,6 +350,17 @@ impl Engine {
     /// The tenant and field mapping.
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// The `@audit` flags of these policies, sorted and unique.
+    pub(super) fn audit_flags_of(&self, ids: &[PolicyId]) -> Vec<String> {
+        let mut flags = BTreeSet::new();
+        for id in ids {
+            if let Some(f) = self.audit.get(id) {
+                flags.extend(f.iter().cloned());
+            }
+        }
+        flags.into_iter().collect()
     }
 
     /// Decides one request. Any error in the input is returned as an error, which the

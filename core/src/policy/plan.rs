@@ -91,6 +91,10 @@ pub struct Plan {
     /// The policies that decide: for a condition, those whose residual is in it (and
     /// those satisfied outright); for `allow` / `deny`, those that decided it.
     pub policies: Vec<String>,
+    /// The `@audit` flags of the permits that hold for every resource (as a decision's
+    /// `auditFlags`), e.g. `break_glass`.
+    #[serde(default)]
+    pub audit_flags: Vec<String>,
     /// Hash of the policies and schema that made the plan, as in a decision.
     pub bundle_hash: String,
     /// The tenant the plan is scoped to.
@@ -305,6 +309,11 @@ fn unsupported(policy: &str, reason: impl Into<String>) -> PolicyError {
 /// Walks one residual expression into a [`Condition`].
 struct Walk<'a> {
     policy: &'a str,
+    engine: &'a Engine,
+    resource_type: &'a str,
+    /// Nodes made so far for the whole plan: an `if` copies its condition, so nested
+    /// ones could double the tree per level; the walk stops at the cap instead.
+    nodes: &'a std::cell::Cell<usize>,
 }
 
 /// An operand: a path from the resource, the resource itself, or a literal.
@@ -321,6 +330,15 @@ impl Walk<'_> {
     }
 
     fn condition(&self, e: &Expr) -> Result<Condition, PolicyError> {
+        let made = self.nodes.get().saturating_add(1);
+        if made > MAX_CONDITION_NODES {
+            return Err(PolicyError::PlanFailed {
+                message: format!(
+                    "the condition would have more than the {MAX_CONDITION_NODES} nodes a plan may have"
+                ),
+            });
+        }
+        self.nodes.set(made);
         crate::stack::deep(crate::stack::DECISION_RED_ZONE, || self.condition_inner(e))
     }
 
@@ -356,10 +374,19 @@ impl Walk<'_> {
                 else_expr,
             } => {
                 let c = self.condition(cond)?;
-                Ok(Condition::or(vec![
+                let expanded = Condition::or(vec![
                     Condition::and(vec![c.clone(), self.condition(then_expr)?]),
                     Condition::and(vec![Condition::negate(c), self.condition(else_expr)?]),
-                ]))
+                ]);
+                // The condition is copied: nested `if`s double the tree per level.
+                if expanded.size() > MAX_CONDITION_NODES {
+                    return Err(PolicyError::PlanFailed {
+                        message: format!(
+                            "the condition would have more than the {MAX_CONDITION_NODES} nodes a plan may have"
+                        ),
+                    });
+                }
+                Ok(expanded)
             }
             Expr::Is { .. } => {
                 Err(self
@@ -466,7 +493,7 @@ impl Walk<'_> {
     }
 
     fn in_(&self, left: &Expr, right: &Expr) -> Result<Condition, PolicyError> {
-        let ancestors = match self.operand(right)? {
+        let ancestors: Vec<EntityRef> = match self.operand(right)? {
             Operand::Value(PlanValue::Entity { entity }) => vec![entity],
             Operand::Values(values) => values
                 .into_iter()
@@ -484,19 +511,42 @@ impl Walk<'_> {
             Operand::Value(PlanValue::Entity { entity }) => {
                 Ok(Condition::Const(ancestors.contains(&entity)))
             }
+            // `resource in E`: the resource is E itself, or E is among its ancestors
+            // (the mapping's `parents` entry for E's type says where those are).
             Operand::Resource => Ok(Condition::or(
                 ancestors
                     .into_iter()
-                    .map(|entity| Condition::ResourceIn { entity })
+                    .flat_map(|entity| {
+                        let same = entity.entity_type == self.resource_type;
+                        let under = self.engine.can_be_ancestor(&entity.entity_type);
+                        let is = same.then(|| Condition::ResourceIs {
+                            entities: vec![entity.clone()],
+                        });
+                        let within = under.then_some(Condition::ResourceIn { entity });
+                        is.into_iter().chain(within)
+                    })
                     .collect(),
             )),
-            Operand::Path(attr) => Ok(Condition::In {
-                attr,
-                values: ancestors
-                    .into_iter()
-                    .map(|entity| PlanValue::Entity { entity })
-                    .collect(),
-            }),
+            // `resource.attr in [E...]` is equality only when no E can be an ancestor;
+            // a hierarchy behind an attribute has no column to read.
+            Operand::Path(attr) => {
+                if let Some(e) = ancestors
+                    .iter()
+                    .find(|e| self.engine.can_be_ancestor(&e.entity_type))
+                {
+                    return Err(self.err(format!(
+                        "`{attr} in` an entity of type `{}`, which can have descendants",
+                        e.entity_type
+                    )));
+                }
+                Ok(Condition::In {
+                    attr,
+                    values: ancestors
+                        .into_iter()
+                        .map(|entity| PlanValue::Entity { entity })
+                        .collect(),
+                })
+            }
             _ => Err(self.err("`in` whose left side is not the resource or its attribute")),
         }
     }
@@ -614,7 +664,16 @@ impl Engine {
             v.sort();
             v
         };
+        let true_permit_ids: Vec<cedar_policy::PolicyId> =
+            response.true_permits().cloned().collect();
         let finish = |decision: PlanDecision, condition: Option<Condition>, policies| Plan {
+            // The flags of the permits that hold for every row (e.g. `break_glass`): the
+            // list is audited as their decisions would be.
+            audit_flags: if decision == PlanDecision::Deny {
+                Vec::new()
+            } else {
+                self.audit_flags_of(&true_permit_ids)
+            },
             decision,
             condition,
             policies,
@@ -628,22 +687,18 @@ impl Engine {
             return Ok(finish(PlanDecision::Deny, None, errored));
         }
         let true_permits = ids(&mut response.true_permits());
-        match response.decision() {
-            Some(CedarDecision::Deny) => {
-                let forbids = ids(&mut response.true_forbids());
-                return Ok(finish(PlanDecision::Deny, None, forbids));
-            }
-            Some(CedarDecision::Allow) => {
-                return Ok(match scope {
-                    None => finish(PlanDecision::Allow, None, true_permits),
-                    Some(s) => finish(PlanDecision::Conditional, Some(s), true_permits),
-                })
-            }
-            None => {}
+        let resource_type_name = resource_type.to_string();
+        let nodes = std::cell::Cell::new(0);
+        if response.decision() == Some(CedarDecision::Deny) {
+            let forbids = ids(&mut response.true_forbids());
+            return Ok(finish(PlanDecision::Deny, None, forbids));
         }
         let mut permits = Vec::new();
         let mut forbids = Vec::new();
         let mut policies = true_permits.clone();
+        // Every residual is walked, also when a permit already holds: a residual this
+        // walk cannot express exactly might error on some rows, and Phylax denies a
+        // request in which any policy errors.
         for policy in response.residual_policies() {
             let id = policy.id().to_string();
             let pst = policy
@@ -656,7 +711,12 @@ impl Engine {
             {
                 return Err(unsupported(&id, "a residual that keeps a scope constraint"));
             }
-            let walk = Walk { policy: &id };
+            let walk = Walk {
+                policy: &id,
+                engine: self,
+                resource_type: &resource_type_name,
+                nodes: &nodes,
+            };
             let mut clauses = Vec::new();
             for clause in body.clauses() {
                 clauses.push(match clause {
@@ -670,10 +730,17 @@ impl Engine {
                 continue;
             }
             match policy.effect() {
-                CedarEffect::Permit => permits.push(c),
-                CedarEffect::Forbid => forbids.push(c),
+                // Once a permit holds, the other permits decide nothing.
+                CedarEffect::Permit if !true_permits.is_empty() => {}
+                CedarEffect::Permit => {
+                    permits.push(c);
+                    policies.push(id);
+                }
+                CedarEffect::Forbid => {
+                    forbids.push(c);
+                    policies.push(id);
+                }
             }
-            policies.push(id);
         }
         policies.sort();
         let allow = if true_permits.is_empty() {
@@ -729,7 +796,9 @@ impl Engine {
     }
 
     /// `resource.tenant == Tenant::"T"`, or `resource == Tenant::"T"` when the resources
-    /// are tenants; `None` when the type has no tenant.
+    /// are tenants. Always there when the engine has a tenant type: a resource type
+    /// without the tenant attribute then needs `tenant` mapped (else
+    /// `plan.mapping_missing`), never a plan over every tenant's rows.
     fn tenant_condition(
         &self,
         resource_type: &EntityTypeName,
@@ -746,56 +815,28 @@ impl Engine {
                 entities: vec![entity],
             });
         }
-        let attr = &self.options.tenant_attribute;
-        let scoped = self
-            .tenant_scoped
-            .get_or_init(|| tenant_scoped_types(&self.schema_source, attr));
-        scoped
-            .contains(&resource_type.to_string())
-            .then(|| Condition::Compare {
-                attr: attr.clone(),
-                op: CompareOp::Eq,
-                value: PlanValue::Entity { entity },
-            })
+        Some(Condition::Compare {
+            attr: self.options.tenant_attribute.clone(),
+            op: CompareOp::Eq,
+            value: PlanValue::Entity { entity },
+        })
     }
-}
 
-/// The entity types of a schema that declare the tenant attribute, from its JSON form.
-fn tenant_scoped_types(source: &str, attr: &str) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
-    // The engine parsed this text already: it parses again.
-    let fragment = if source.trim_start().starts_with('{') {
-        cedar_policy::SchemaFragment::from_json_str(source).ok()
-    } else {
-        cedar_policy::SchemaFragment::from_cedarschema_str(source)
-            .ok()
-            .map(|(f, _)| f)
-    };
-    let Some(Ok(Value::Object(namespaces))) =
-        fragment.map(cedar_policy::SchemaFragment::to_json_value)
-    else {
-        return out;
-    };
-    for (ns, body) in &namespaces {
-        let Some(Value::Object(types)) = body.get("entityTypes") else {
-            continue;
-        };
-        for (name, def) in types {
-            if def
-                .get("shape")
-                .and_then(|s| s.get("attributes"))
-                .and_then(|a| a.get(attr))
-                .is_some()
-            {
-                out.insert(if ns.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{ns}::{name}")
-                });
-            }
-        }
+    /// Whether entities of `entity_type` can be ancestors of others (so `x in E` is
+    /// more than `x == E`).
+    fn can_be_ancestor(&self, entity_type: &str) -> bool {
+        self.ancestor_types
+            .get_or_init(|| {
+                let mut out = std::collections::HashSet::new();
+                for t in self.schema.entity_types() {
+                    if let Some(ancestors) = self.schema.ancestors(t) {
+                        out.extend(ancestors.map(ToString::to_string));
+                    }
+                }
+                out
+            })
+            .contains(entity_type)
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------

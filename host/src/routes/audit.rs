@@ -307,12 +307,12 @@ pub async fn verify(
     _caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Response> {
-    let row = state.tenant(&tenant).await?;
-    let records = whole_chain(&state, &tenant)
-        .await?
-        .iter()
-        .map(|json| serde_json::from_str::<AuditRecord>(json).map_err(ApiError::internal))
-        .collect::<ApiResult<Vec<_>>>()?;
+    state.tenant(&tenant).await?;
+    // The chain and its prune record as of one moment (a prune may run meanwhile).
+    let store = state.store.clone();
+    let t = tenant.clone();
+    let (prune, records) =
+        blocking(move || crate::lifecycle::chain_with_prune(&*store, &t)).await?;
     let n = records.len() as u64;
     if records.is_empty() {
         return Ok(ok(Verdict {
@@ -323,7 +323,7 @@ pub async fn verify(
         }));
     }
     // A chain pruned at retention verifies from its signed prune record.
-    let pruned_to = match crate::lifecycle::prune_record(&row)? {
+    let pruned_to = match prune {
         Some(p) => Some(
             crate::lifecycle::host_signer(&state.signing_key)?
                 .verifier()

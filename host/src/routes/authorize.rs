@@ -255,10 +255,27 @@ pub async fn plan(
     caller: Caller,
     req: Request,
 ) -> ApiResult<Response> {
-    let (_tenant, mut value) = scoped_request(&state, &caller, req).await?;
+    let (tenant, mut value) = scoped_request(&state, &caller, req).await?;
     let sql = value.as_object_mut().and_then(|o| o.remove("sql"));
     let engine = state.engine.current();
     let json = engine.plan_resources_json(&value.to_string());
+    // A plan that holds because of an audited permit (a break-glass reason) is written
+    // to the chain before the answer, as such a decision would be.
+    if let Ok(LightAnswer::Ok(f)) = serde_json::from_str::<LightAnswer<LightFields>>(&json) {
+        if !f.audit_flags.is_empty() {
+            let d = LightDecision {
+                decision: "allow".to_owned(),
+                policies: Vec::new(),
+                audit_flags: f.audit_flags,
+                bundle_hash: f.bundle_hash,
+            };
+            if let Some(mut ev) = decision_event(&caller, &tenant, &d, value.get("action"), None) {
+                ev.operation = Some("authorize:plan".to_owned());
+                state.audit.append(&tenant, vec![ev]).await?;
+                state.metrics.audit_events(1);
+            }
+        }
+    }
     let Some(sql) = sql else {
         return Ok(answer_response(json));
     };

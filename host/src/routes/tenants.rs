@@ -305,6 +305,7 @@ pub struct ExportQuery {
 /// a signed checkpoint of its head), policy versions, API key and key metadata, signed
 /// with the host's key; verify it offline with `phylax audit verify --export FILE`.
 /// Allowed while active and during the export window; the export is audited first.
+/// Scope `tenant:export` (it can carry the tenant's keys).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/export", params(ExportQuery), responses((status = 200, description = "the export archive (JSON)"), (status = 409, description = "shredded")), security(("bearer" = [])))]
 pub async fn export(
     State(state): State<Arc<AppState>>,

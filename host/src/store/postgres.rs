@@ -150,8 +150,9 @@ fn days_i32(days: u32) -> i32 {
 }
 
 fn tenant_row(r: &Row) -> StoreResult<TenantRow> {
+    // A value out of range reads as the longest period: never "prune everything".
     let days = |i: usize| -> StoreResult<u32> {
-        Ok(u32::try_from(r.try_get::<_, i32>(i).map_err(pg_err)?).unwrap_or(0))
+        Ok(u32::try_from(r.try_get::<_, i32>(i).map_err(pg_err)?).unwrap_or(u32::MAX))
     };
     let opt = |i: usize| -> StoreResult<Option<u64>> {
         Ok(r.try_get::<_, Option<i64>>(i).map_err(pg_err)?.map(to_u64))
