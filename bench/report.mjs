@@ -41,6 +41,8 @@ const BEFORE_SCALE_OUT = { mix: 1500, allow: 14604 };
 // Known, checked explanations for a missed target, keyed by target. Short; a target
 // without one says so, and any further "why" belongs in the closing note by hand.
 const EXPLANATIONS = {
+  'plan-latency':
+    'Cedar\'s type-aware partial evaluation (`tpe`) typechecks the policies against the request\'s types on every call and builds its residuals from typed expressions; in a `perf` profile of `plan/provider/plan_resources` the validator\'s typechecker, the residual construction and their allocations lead, while `authorize` evaluates policies parsed once. A plan is still made once per list page, not per row.',
   'scale-mix':
     'CPU-bound: wrk, the node and (for PostgreSQL) the database share 2 cores; each request is a Cedar decision from JSON plus, for a denial, an HMAC-chained audit record. Group commit removed the one-fsync-per-denial limit (see the one-commit-each rows).',
   'scale-allow':
