@@ -468,17 +468,20 @@ fn the_export_verifies_offline_names_tampering_and_seals_keys_to_the_tenant() {
     let mut bytes = text.clone().into_bytes();
     bytes[i] = b'T';
     std::fs::write(&tampered, &bytes).unwrap();
-    let (ok, _, err) = phylax(
-        &[
-            "audit",
-            "verify",
-            "--export",
-            tampered.to_str().unwrap(),
-            "--public-key",
-            &public,
-        ],
-        &keys,
-    );
+    let verify_tampered = || {
+        phylax(
+            &[
+                "audit",
+                "verify",
+                "--export",
+                tampered.to_str().unwrap(),
+                "--public-key",
+                &public,
+            ],
+            &keys,
+        )
+    };
+    let (ok, _, err) = verify_tampered();
     assert!(!ok);
     assert!(
         err.contains("[audit.modified]") && err.contains("event 1 "),
@@ -489,17 +492,7 @@ fn the_export_verifies_offline_names_tampering_and_seals_keys_to_the_tenant() {
     let mut bytes = text.clone().into_bytes();
     bytes[i] = b'1';
     std::fs::write(&tampered, &bytes).unwrap();
-    let (ok, _, err) = phylax(
-        &[
-            "audit",
-            "verify",
-            "--export",
-            tampered.to_str().unwrap(),
-            "--public-key",
-            &public,
-        ],
-        &keys,
-    );
+    let (ok, _, err) = verify_tampered();
     assert!(!ok);
     assert!(
         err.contains("[export.section_modified]") && err.contains("`tenant`"),

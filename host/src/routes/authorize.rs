@@ -216,6 +216,42 @@ pub async fn authorize_batch(
     Ok(answer_response(json))
 }
 
+/// What an answer with audit flags (fields readable, a plan) is recorded as.
+struct Flagged<'a> {
+    operation: &'static str,
+    action: Option<&'a Value>,
+    resource: Option<&'a Value>,
+}
+
+/// Appends the event of an answer that carries `auditFlags` (from the permits that
+/// made it), before the answer is sent; nothing for an answer without flags.
+async fn audit_flagged(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    tenant: &str,
+    json: &str,
+    flagged: Flagged<'_>,
+) -> ApiResult<()> {
+    let Ok(LightAnswer::Ok(f)) = serde_json::from_str::<LightAnswer<LightFields>>(json) else {
+        return Ok(());
+    };
+    if f.audit_flags.is_empty() {
+        return Ok(());
+    }
+    let d = LightDecision {
+        decision: "allow".to_owned(),
+        policies: Vec::new(),
+        audit_flags: f.audit_flags,
+        bundle_hash: f.bundle_hash,
+    };
+    if let Some(mut ev) = decision_event(caller, tenant, &d, flagged.action, flagged.resource) {
+        ev.operation = Some(flagged.operation.to_owned());
+        state.audit.append(tenant, vec![ev]).await?;
+        state.metrics.audit_events(1);
+    }
+    Ok(())
+}
+
 /// `POST /v1/authorize/fields`: which fields of a record the principal may read.
 #[utoipa::path(post, path = "/v1/authorize/fields", request_body(content = Object, description = "core FieldsRequest"), responses((status = 200, description = "`{\"ok\": FieldsResponse}`")), security(("bearer" = [])))]
 pub async fn readable_fields(
@@ -227,22 +263,12 @@ pub async fn readable_fields(
     let engine = state.engine.current();
     let text = value.to_string();
     let json = engine.readable_fields_json(&text);
-    if let Ok(LightAnswer::Ok(f)) = serde_json::from_str::<LightAnswer<LightFields>>(&json) {
-        if !f.audit_flags.is_empty() {
-            let d = LightDecision {
-                decision: "allow".to_owned(),
-                policies: Vec::new(),
-                audit_flags: f.audit_flags,
-                bundle_hash: f.bundle_hash,
-            };
-            if let Some(mut ev) = decision_event(&caller, &tenant, &d, None, value.get("resource"))
-            {
-                ev.operation = Some("authorize:fields".to_owned());
-                state.audit.append(&tenant, vec![ev]).await?;
-                state.metrics.audit_events(1);
-            }
-        }
-    }
+    let flagged = Flagged {
+        operation: "authorize:fields",
+        action: None,
+        resource: value.get("resource"),
+    };
+    audit_flagged(&state, &caller, &tenant, &json, flagged).await?;
     Ok(answer_response(json))
 }
 
@@ -261,21 +287,12 @@ pub async fn plan(
     let json = engine.plan_resources_json(&value.to_string());
     // A plan that holds because of an audited permit (a break-glass reason) is written
     // to the chain before the answer, as such a decision would be.
-    if let Ok(LightAnswer::Ok(f)) = serde_json::from_str::<LightAnswer<LightFields>>(&json) {
-        if !f.audit_flags.is_empty() {
-            let d = LightDecision {
-                decision: "allow".to_owned(),
-                policies: Vec::new(),
-                audit_flags: f.audit_flags,
-                bundle_hash: f.bundle_hash,
-            };
-            if let Some(mut ev) = decision_event(&caller, &tenant, &d, value.get("action"), None) {
-                ev.operation = Some("authorize:plan".to_owned());
-                state.audit.append(&tenant, vec![ev]).await?;
-                state.metrics.audit_events(1);
-            }
-        }
-    }
+    let flagged = Flagged {
+        operation: "authorize:plan",
+        action: value.get("action"),
+        resource: None,
+    };
+    audit_flagged(&state, &caller, &tenant, &json, flagged).await?;
     let Some(sql) = sql else {
         return Ok(answer_response(json));
     };
