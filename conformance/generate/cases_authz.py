@@ -701,6 +701,11 @@ def sql_cases():
           "patient.providers": {"has": "TRUE", "contains": "? = ?"}})))
     s("resource parent without a parent column", conditional({"resourceIn": {"entity": uref("Ward", "w1")}}),
       "sqlite", error("plan.mapping_missing"))
+    s("resource parent through a closure table", conditional({"resourceIn": {"entity": uref("Ward", "w1")}}),
+      "postgres", ok({"sql": "(EXISTS (SELECT 1 FROM ward_closure w WHERE w.record_id = records.id AND w.ancestor_id = $1))",
+                      "params": ["w1"]}),
+      mapping=dict(SQL_MAPPING, parents={"Ward": "EXISTS (SELECT 1 FROM ward_closure w WHERE w.record_id = records.id"
+                                                 " AND w.ancestor_id = ?)"}))
     s("an unknown dialect", provider, "mysql", error("request.malformed"))
     s("an unknown condition node", conditional({"like": {"attr": "status", "pattern": "a*"}}), "sqlite",
       error("request.malformed"))

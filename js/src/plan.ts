@@ -51,7 +51,7 @@ export interface SqlMapping {
   /** The column of the resource's id (`resource == X`). */
   id?: string;
   attributes?: Record<string, string | { column?: string; contains?: string; has?: string }>;
-  /** Entity type → the column of the resource's ancestor of that type (`resource in X`). */
+  /** Entity type → the column of the resource's ancestor of that type, or a fragment with one `?` over every ancestor (`resource in X`). */
   parents?: Record<string, string>;
 }
 

@@ -852,8 +852,10 @@ pub struct SqlMapping {
     /// Attribute path → how to read it.
     #[serde(default)]
     pub attributes: BTreeMap<String, SqlAttribute>,
-    /// Entity type → the column holding the resource's ancestor of that type (for
-    /// `resource in X`).
+    /// Entity type → the column holding the resource's ancestor of that type, or a
+    /// fragment with one `?` that holds for every ancestor of that type (e.g. `EXISTS
+    /// (SELECT 1 FROM folder_closure c WHERE c.doc_id = docs.id AND c.ancestor_id = ?)`),
+    /// for `resource in X`.
     #[serde(default)]
     pub parents: BTreeMap<String, String>,
 }
@@ -1044,7 +1046,7 @@ impl Sql<'_> {
                 format!("({col} IN ({}))", ps.join(", "))
             }
             Condition::ResourceIn { entity } => {
-                let col = self
+                let parent = self
                     .mapping
                     .parents
                     .get(&entity.entity_type)
@@ -1052,10 +1054,17 @@ impl Sql<'_> {
                     .ok_or_else(|| {
                         missing(&format!("(parent {})", entity.entity_type), "parent column")
                     })?;
-                let p = self.param(&PlanValue::Entity {
+                let value = PlanValue::Entity {
                     entity: entity.clone(),
-                });
-                format!("({col} = {p})")
+                };
+                // A column holding the ancestor's id, or a fragment with one `?` (e.g. an
+                // `EXISTS` over a closure table holding every ancestor).
+                if parent.contains('?') {
+                    format!("({})", self.fill(&parent, &value)?)
+                } else {
+                    let p = self.param(&value);
+                    format!("({parent} = {p})")
+                }
             }
         })
     }
