@@ -471,6 +471,16 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
 
+    #[test]
+    fn every_tenant_write_is_a_tenant_route_of_the_table() {
+        for (method, path) in TENANT_WRITES {
+            let r = rule(method, path).unwrap();
+            assert!(path.contains("{tenant}"), "{path}");
+            assert!(is_tenant_write(r));
+            assert_ne!(*method, "GET", "a read is never refused as a write");
+        }
+    }
+
     fn user(roles: &[&str], mfa: bool) -> Credential {
         Credential::User {
             id: "u".into(),

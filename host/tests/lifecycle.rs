@@ -136,26 +136,11 @@ fn offboarding_window_cancel_and_the_due_shred_once_across_a_restart() {
 
     // Bad input, each with its code.
     let r = server.admin("POST", "/v1/tenants/nosuch/offboard", Some("{}"));
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (404, "tenant.not_found"),
-        "{}",
-        r.text
-    );
+    r.assert_error(404, "tenant.not_found");
     let r = server.admin("DELETE", "/v1/tenants/acme", None);
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.confirm_required"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.confirm_required");
     let r = server.admin("POST", "/v1/tenants/acme/cancel-offboarding", None);
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.active"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.active");
 
     // Settings: defaults, then set (apps read them with tenant:read).
     let r = server.req("GET", "/v1/tenants/acme/settings", Some(&key), None);
@@ -174,12 +159,7 @@ fn offboarding_window_cancel_and_the_due_shred_once_across_a_restart() {
         "/v1/tenants/acme/settings",
         Some(r#"{"auditRetentionDays": 0, "exportWindowDays": 30}"#),
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "request.invalid"),
-        "{}",
-        r.text
-    );
+    r.assert_error(400, "request.invalid");
 
     // Offboarding: the window is the tenant's setting (30 days).
     let r = server.admin("POST", "/v1/tenants/acme/offboard", Some("{}"));
@@ -189,12 +169,7 @@ fn offboarding_window_cancel_and_the_due_shred_once_across_a_restart() {
     let since = info["offboardingSince"].as_u64().unwrap();
     assert_eq!(info["shredDueAt"].as_u64().unwrap(), since + 30 * DAY);
     let r = server.admin("POST", "/v1/tenants/acme/offboard", Some("{}"));
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.offboarding"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.offboarding");
 
     // In the window: reads allowed, writes refused.
     let body = json!({"field": "patients.diagnosis", "recordId": "r", "plaintext": "x"});
@@ -204,24 +179,14 @@ fn offboarding_window_cancel_and_the_due_shred_once_across_a_restart() {
         Some(&key),
         Some(&body.to_string()),
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.offboarding"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.offboarding");
     let r = server.req(
         "POST",
         "/v1/tenants/acme/api-keys",
         Some(&key),
         Some(r#"{"scopes": ["authorize"]}"#),
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.offboarding"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.offboarding");
     let (status, v) = decrypt(&server, "acme", &key, &ct);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["ok"]["plaintext"], "hypertension");
@@ -281,19 +246,9 @@ fn offboarding_window_cancel_and_the_due_shred_once_across_a_restart() {
         None,
         &[("x-phylax-break-glass", "export after shred")],
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.shredded"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.shredded");
     let r = server.admin("DELETE", "/v1/tenants/acme?confirm=true", None);
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (409, "tenant.shredded"),
-        "{}",
-        r.text
-    );
+    r.assert_error(409, "tenant.shredded");
 }
 
 #[test]
@@ -548,12 +503,7 @@ fn the_export_verifies_offline_names_tampering_and_seals_keys_to_the_tenant() {
         Some(&key),
         None,
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "export.bad_recipient_key"),
-        "{}",
-        r.text
-    );
+    r.assert_error(400, "export.bad_recipient_key");
 }
 
 #[test]

@@ -658,12 +658,7 @@ fn the_server_plans_in_the_callers_tenant() {
         Some(&key),
         Some(&other.to_string()),
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (403, "auth.other_tenant"),
-        "{}",
-        r.text
-    );
+    r.assert_error(403, "auth.other_tenant");
     // A mapping that lacks an attribute: its code, 400.
     let mut unmapped = body.clone();
     unmapped["sql"]["mapping"] = json!({"attributes": {"tenant": "records.tenant_id"}});
@@ -673,10 +668,19 @@ fn the_server_plans_in_the_callers_tenant() {
         Some(&key),
         Some(&unmapped.to_string()),
     );
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (400, "plan.mapping_missing"),
-        "{}",
-        r.text
-    );
+    r.assert_error(400, "plan.mapping_missing");
+}
+
+/// A plan whose `in` list would bind more values than one statement takes is refused,
+/// not sent to the database.
+#[test]
+fn a_filter_past_the_parameter_limit_is_refused() {
+    let values: Vec<Value> = (0..70_000).map(|i| json!(format!("s{i}"))).collect();
+    let plan: phylax_core::policy::Plan = serde_json::from_value(json!({
+        "decision": "conditional", "policies": [], "bundleHash": "sha256:x",
+        "condition": {"in": {"attr": "tenant", "values": values}},
+    }))
+    .unwrap();
+    let e = to_sql(&plan, &mapping(), Dialect::Postgres).unwrap_err();
+    assert_eq!(phylax_core::Diagnostic::code(&e), "plan.failed", "{e}");
 }

@@ -47,6 +47,9 @@ use super::engine::Engine;
 use super::error::PolicyError;
 use super::request::{self, EntityRef};
 
+/// Most parameters one `WHERE` fragment may bind (PostgreSQL's limit per statement).
+pub const MAX_SQL_PARAMS: usize = 65_535;
+
 /// Most nodes a plan's condition may have (a policy set that expands past this is
 /// refused rather than sent to a database).
 pub const MAX_CONDITION_NODES: usize = 10_000;
@@ -62,7 +65,7 @@ pub struct PlanRequest {
     /// The resource type listed, e.g. `Record`.
     pub resource_type: String,
     /// The context record; `{}` when absent.
-    #[serde(default = "empty_object")]
+    #[serde(default = "request::empty_object")]
     pub context: Value,
     /// The request's own entities (the principal and what it refers to), in Cedar's
     /// entity JSON, joined to the engine's base entities.
@@ -72,10 +75,6 @@ pub struct PlanRequest {
     /// principal's tenant attribute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
 }
 
 /// The answer for a whole resource type.
@@ -1100,6 +1099,15 @@ pub fn to_sql(
             })
         }
     };
+    // A long `in` list counts as one node; the database's own limit is checked here.
+    if s.params.len() > MAX_SQL_PARAMS {
+        return Err(PolicyError::PlanFailed {
+            message: format!(
+                "the filter would bind {} values, more than the {MAX_SQL_PARAMS} one statement takes",
+                s.params.len()
+            ),
+        });
+    }
     Ok(SqlFilter {
         sql,
         params: s.params,

@@ -41,7 +41,8 @@ impl std::fmt::Display for EntityRef {
     }
 }
 
-fn empty_object() -> Value {
+/// `{}`: the default context of a request.
+pub(crate) fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 

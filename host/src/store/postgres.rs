@@ -511,6 +511,21 @@ async fn append_in_tx(
     Ok(r_tenants.len())
 }
 
+/// Runs one transaction again (up to [`APPEND_ATTEMPTS`] in all) when it fails on a
+/// unique-key conflict, a serialization failure or a deadlock with another writer.
+fn retry_conflicts<T>(what: &str, mut once: impl FnMut() -> StoreResult<T>) -> StoreResult<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once() {
+            Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
+                tracing::warn!(error = %e, attempt, "{what} conflict; retrying");
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Appends the one-tenant audit record(s) `build` makes inside the caller's
 /// transaction; fails (so it rolls back) when it makes none.
 async fn append_required(
@@ -602,10 +617,8 @@ impl Store for PgStore {
         t: &Transition<'_>,
         build: &mut ChainBuilder<'_>,
     ) -> StoreResult<bool> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.run(async {
+        retry_conflicts("tenant transition", || {
+            self.run(async {
                 let mut client = self.pool.get().await.map_err(pool_err)?;
                 let tx = client.transaction().await.map_err(pg_err)?;
                 let (from, to) = (t.from.as_str(), t.to.as_str());
@@ -616,8 +629,8 @@ impl Store for PgStore {
                 let n = tx
                     .execute_typed(
                         "UPDATE tenants SET state = $3, offboarding_since = $4, shred_due_at = $5,
-                           deleted_at = COALESCE(deleted_at, $6), keyring = COALESCE($7, keyring)
-                         WHERE id = $1 AND state = $2 AND ($8::BIGINT IS NULL OR shred_due_at <= $8)",
+                       deleted_at = COALESCE(deleted_at, $6), keyring = COALESCE($7, keyring)
+                     WHERE id = $1 AND state = $2 AND ($8::BIGINT IS NULL OR shred_due_at <= $8)",
                         &[
                             text(&t.tenant),
                             text(&from),
@@ -647,14 +660,8 @@ impl Store for PgStore {
                 append_required(&tx, t.tenant, &mut *build).await?;
                 tx.commit().await.map_err(pg_err)?;
                 Ok(true)
-            });
-            match result {
-                Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
-                    tracing::warn!(error = %e, attempt, "tenant transition conflict; retrying");
-                }
-                other => return other,
-            }
-        }
+            })
+        })
     }
 
     fn put_tenant_settings(
@@ -693,16 +700,14 @@ impl Store for PgStore {
         first_kept: u64,
         build: &mut ChainBuilder<'_>,
     ) -> StoreResult<bool> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.run(async {
+        retry_conflicts("audit prune", || {
+            self.run(async {
                 let mut client = self.pool.get().await.map_err(pool_err)?;
                 let tx = client.transaction().await.map_err(pg_err)?;
                 let n = tx
                     .execute_typed(
                         "UPDATE tenants SET audit_prune = $3
-                         WHERE id = $1 AND audit_prune IS NOT DISTINCT FROM $2",
+                     WHERE id = $1 AND audit_prune IS NOT DISTINCT FROM $2",
                         &[text(&tenant), text(&expected), text(&prune)],
                     )
                     .await
@@ -722,14 +727,8 @@ impl Store for PgStore {
                 record_change(&tx, "tenant", tenant).await?;
                 tx.commit().await.map_err(pg_err)?;
                 Ok(true)
-            });
-            match result {
-                Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
-                    tracing::warn!(error = %e, attempt, "audit prune conflict; retrying");
-                }
-                other => return other,
-            }
-        }
+            })
+        })
     }
 
     fn put_policies(&self, tenant: &str, files: &str, at: u64) -> StoreResult<u32> {
@@ -891,17 +890,9 @@ impl Store for PgStore {
         tenants: &[String],
         build: &mut ChainBuilder<'_>,
     ) -> StoreResult<()> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.run(append_batch(&self.pool, tenants, &mut *build));
-            match result {
-                Err(e) if attempt < APPEND_ATTEMPTS && is_conflict(&e) => {
-                    tracing::warn!(error = %e, attempt, "audit append conflict; retrying");
-                }
-                other => return other,
-            }
-        }
+        retry_conflicts("audit append", || {
+            self.run(append_batch(&self.pool, tenants, &mut *build))
+        })
     }
 
     fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {

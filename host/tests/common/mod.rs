@@ -259,6 +259,17 @@ impl Resp {
             .unwrap_or_default()
             .to_owned()
     }
+
+    /// Asserts an error answer: its status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.text
+        );
+    }
 }
 
 /// The healthcare pack decision table.
