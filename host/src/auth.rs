@@ -29,10 +29,12 @@ use phylax_core::audit::{Action, Actor, AuditEvent, Origin, Outcome, RecordedBy}
 use phylax_core::identity::{api_key, ApiKeyRecord};
 use phylax_core::ErrorBody;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ApiResult};
 use crate::privilege::{self, Verdict};
 use crate::secrets::token_hash;
+use crate::session::{self, SessionMeta};
 use crate::state::{now, AppState};
 use crate::store::TenantState;
 
@@ -112,6 +114,8 @@ pub struct Caller {
     pub break_glass: Option<String>,
     /// `X-Phylax-Tenant`, if sent.
     pub tenant_header: Option<String>,
+    /// The console session, when the request authenticated with its cookie.
+    pub session: Option<SessionMeta>,
 }
 
 impl Caller {
@@ -300,6 +304,8 @@ pub async fn authenticate(
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
         authorization: req.headers().get(header::AUTHORIZATION).cloned(),
+        session_cookie: session::cookie_value(req.headers()),
+        csrf: header_text(req.headers(), session::CSRF_HEADER),
         break_glass: header_text(req.headers(), BREAK_GLASS_HEADER),
         tenant_header: header_text(req.headers(), TENANT_HEADER),
     };
@@ -319,6 +325,8 @@ struct Seen {
     path: String,
     route: String,
     authorization: Option<HeaderValue>,
+    session_cookie: Option<String>,
+    csrf: Option<String>,
     break_glass: Option<String>,
     tenant_header: Option<String>,
 }
@@ -341,24 +349,50 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
     state.failed_auth.check(ip)?;
     // Credentials are checked against caches only while they are known current.
     state.sync.ensure_fresh(state).await?;
-    let credential = match verify(state, req.authorization.as_ref(), ip).await {
+    let route = if req.route.starts_with("/v1") {
+        req.route
+    } else {
+        format!("/v1{}", req.route)
+    };
+    // A bearer credential, else the console session's (its CSRF token checked first).
+    let (token, session) = match (&req.authorization, &req.session_cookie) {
+        (Some(value), _) => (bearer(value)?, None),
+        (None, Some(cookie)) => {
+            let opened = match session::open(&state.root, cookie, now()) {
+                Ok(o) => o,
+                Err(e) => {
+                    state.failed_auth.failed(ip);
+                    return Err(e);
+                }
+            };
+            // The one route a page calls without the token: it returns it.
+            if !(req.method == "GET" && route == "/v1/session") {
+                session::check_csrf(&opened.meta, req.csrf.as_deref())?;
+            }
+            (opened.credential, Some(opened.meta))
+        }
+        (None, None) => {
+            return Err(ApiError::unauthenticated(
+                "auth.missing",
+                "no credential was sent",
+            ))
+        }
+    };
+    let credential = match verify(state, &token, ip).await {
         Ok(c) => c,
         Err(e) => {
             state.failed_auth.failed(ip);
             return Err(e);
         }
     };
+    drop(token);
     state.limiter.check(&credential.id())?;
     let caller = Caller {
         credential,
         source_ip: ip.map(|i| i.to_string()),
         break_glass: req.break_glass,
         tenant_header: req.tenant_header,
-    };
-    let route = if req.route.starts_with("/v1") {
-        req.route
-    } else {
-        format!("/v1{}", req.route)
+        session,
     };
     let Some(rule) = privilege::rule(&req.method, &route) else {
         if privilege::ROUTES.iter().any(|r| r.path == route) {
@@ -436,28 +470,22 @@ fn path_tenant(path: &str) -> Option<String> {
     Some(tenant.to_owned())
 }
 
-async fn verify(
-    state: &Arc<AppState>,
-    authorization: Option<&HeaderValue>,
-    ip: Option<IpAddr>,
-) -> ApiResult<Credential> {
-    let Some(value) = authorization else {
-        return Err(ApiError::unauthenticated(
-            "auth.missing",
-            "no credential was sent",
-        ));
-    };
-    let token = value
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(value: &HeaderValue) -> ApiResult<Zeroizing<String>> {
+    value
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .map(|t| Zeroizing::new(t.trim().to_owned()))
         .ok_or_else(|| {
             ApiError::unauthenticated(
                 "auth.invalid",
                 "the Authorization header is not `Bearer <token>`",
             )
-        })?;
+        })
+}
+
+async fn verify(state: &Arc<AppState>, token: &str, ip: Option<IpAddr>) -> ApiResult<Credential> {
     if bool::from(token_hash(token).ct_eq(&state.admin_token_hash)) {
         return Ok(Credential::Admin);
     }

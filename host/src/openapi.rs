@@ -71,6 +71,9 @@ impl Modify for Bearer {
         routes::api_keys::list,
         routes::api_keys::rotate,
         routes::api_keys::revoke,
+        routes::session::create,
+        routes::session::current,
+        routes::session::delete,
     )
 )]
 struct ApiDoc;

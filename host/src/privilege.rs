@@ -26,6 +26,9 @@ use crate::error::ApiError;
 pub enum Reach {
     /// Needs any valid credential and touches no tenant (the bundle public key).
     Any,
+    /// The console session: any valid credential reaches the handler, which lets in
+    /// only those [`console_access`] admits.
+    Session,
     /// The platform's control plane: the platform admin only.
     Platform,
     /// A tenant's control plane: the tenant's credentials with the scope, and the
@@ -63,7 +66,7 @@ const fn row(
     }
 }
 
-use Reach::{Any, Control, Data, Platform};
+use Reach::{Any, Control, Data, Platform, Session};
 
 /// Every `/v1` route.
 pub const ROUTES: &[RouteRule] = &[
@@ -126,6 +129,9 @@ pub const ROUTES: &[RouteRule] = &[
         Control,
     ),
     row("GET", "/v1/bundles/public-key", None, Any),
+    row("POST", "/v1/session", None, Session),
+    row("GET", "/v1/session", None, Session),
+    row("DELETE", "/v1/session", None, Session),
     row(
         "POST",
         "/v1/tenants/{tenant}/keys/rotate",
@@ -273,6 +279,67 @@ pub const PROVIDER_SCOPES: &[&str] = &[
     "transit:decrypt",
 ];
 
+/// Scopes that make a tenant API key an administrator of the console (one is enough);
+/// each page still needs the scope of the routes it calls.
+pub const CONSOLE_SCOPES: &[&str] = &[
+    "audit:read",
+    "policies:write",
+    "api_keys:manage",
+    "keys:rotate",
+];
+
+/// Whether `credential` may sign in to the admin console: the platform admin; an API
+/// key holding one of [`CONSOLE_SCOPES`] (or `*`); a user whose role is an
+/// administrator role ([`ADMIN_ROLES`]) and who signed in with MFA.
+pub fn console_access(credential: &Credential) -> Result<(), ApiError> {
+    let not_admin = |what: &str| {
+        Err(ApiError::forbidden(
+            "console.not_admin",
+            format!("{what} cannot sign in to the admin console"),
+            "sign in with the platform admin token, a tenant API key with an admin scope (audit:read, policies:write, api_keys:manage or keys:rotate), or as an owner or tenant admin with MFA",
+        ))
+    };
+    match credential {
+        Credential::Admin => Ok(()),
+        Credential::ApiKey { scopes, .. } => {
+            if scopes
+                .iter()
+                .any(|s| s == "*" || CONSOLE_SCOPES.contains(&s.as_str()))
+            {
+                Ok(())
+            } else {
+                not_admin("an API key without an admin scope")
+            }
+        }
+        Credential::User { roles, mfa, .. } => {
+            if !roles.iter().any(|r| ADMIN_ROLES.contains(&r.as_str())) {
+                not_admin("a user without an administrator role")
+            } else if !mfa {
+                Err(ApiError::forbidden(
+                    "auth.mfa_required",
+                    "an administrator signs in to the console with a multi-factor login",
+                    "sign in again with a second factor (the token's `amr` must show MFA)",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The scopes a credential holds in its tenant (`*` for the platform admin).
+pub fn held_scopes(credential: &Credential) -> Vec<String> {
+    match credential {
+        Credential::Admin => vec!["*".to_owned()],
+        Credential::ApiKey { scopes, .. } => scopes.clone(),
+        Credential::User { roles, mfa, .. } => user_scopes(roles, *mfa)
+            .0
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
 /// The row of a matched route.
 pub fn rule(method: &str, path: &str) -> Option<&'static RouteRule> {
     ROUTES.iter().find(|r| r.method == method && r.path == path)
@@ -339,7 +406,7 @@ pub fn decide(
     break_glass: Option<&str>,
 ) -> Verdict {
     let admin = matches!(credential, Credential::Admin);
-    if rule.reach == Any {
+    if matches!(rule.reach, Any | Session) {
         return Verdict::Allow;
     }
     if let (Some(own), Some(named)) = (credential.tenant(), tenant) {
@@ -352,7 +419,7 @@ pub fn decide(
         }
     }
     match rule.reach {
-        Any => return Verdict::Allow,
+        Any | Session => return Verdict::Allow,
         Platform if admin => return Verdict::Allow,
         Platform => {
             return forbidden(
@@ -515,10 +582,40 @@ mod tests {
     fn every_scoped_route_names_a_known_scope() {
         for r in ROUTES {
             match r.reach {
-                Any | Platform => assert_eq!(r.scope, None, "{r:?}"),
+                Any | Session | Platform => assert_eq!(r.scope, None, "{r:?}"),
                 Control | Data => assert!(SCOPES.contains(&r.scope.unwrap()), "{r:?}"),
             }
         }
+    }
+
+    #[test]
+    fn only_administrators_sign_in_to_the_console() {
+        let key = |scopes: &[&str]| Credential::ApiKey {
+            key_id: "k".into(),
+            tenant: "t".into(),
+            scopes: strings(scopes),
+            expires_at: None,
+        };
+        let verdict = |c: &Credential| match console_access(c) {
+            Ok(()) => "allow".to_owned(),
+            Err(e) => e.body.code,
+        };
+        assert_eq!(verdict(&Credential::Admin), "allow");
+        for scopes in [&["*"][..], &["audit:read"], &["authorize", "keys:rotate"]] {
+            assert_eq!(verdict(&key(scopes)), "allow", "{scopes:?}");
+        }
+        for scopes in [&[][..], &["authorize", "transit:decrypt", "policies:read"]] {
+            assert_eq!(verdict(&key(scopes)), "console.not_admin", "{scopes:?}");
+        }
+        assert_eq!(verdict(&user(&["owner"], true)), "allow");
+        assert_eq!(
+            verdict(&user(&["tenant_admin"], false)),
+            "auth.mfa_required"
+        );
+        assert_eq!(
+            verdict(&user(&["provider", "staff"], true)),
+            "console.not_admin"
+        );
     }
 
     #[test]

@@ -34,11 +34,11 @@ use crate::engine::EngineFactory;
 use crate::error::ApiError;
 use crate::failed_auth::FailedAuth;
 use crate::routes::{
-    api_keys, audit, authorize, bundles, health, keys, policies, tenants, transit,
+    api_keys, audit, authorize, bundles, health, keys, policies, session, tenants, transit,
 };
 use crate::state::{AppState, StateParts};
 use crate::store::Store;
-use crate::{auth, secrets};
+use crate::{auth, console, secrets};
 
 /// The router over a state.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -114,6 +114,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/tenants/{tenant}/api-keys/{key_id}",
             axum::routing::delete(api_keys::revoke),
         )
+        .route(
+            "/session",
+            post(session::create)
+                .get(session::current)
+                .delete(session::delete),
+        )
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -125,6 +131,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+        .route("/console", get(console::redirect))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::file))
         .nest("/v1", v1)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
@@ -132,6 +141,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             time_limit(timeout, req, next)
         }))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(console::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -135,6 +135,39 @@ fn expected(kind: &Kind, row: &Row, other_tenant: bool) -> Result<(), (u16, &'st
     match kind {
         Kind::None => Err((401, "auth.missing")),
         _ if row.reach == "any" => Ok(()),
+        // The console session (docs/security.md, "Console sessions"): a bearer credential
+        // signs in when it is an administrator's, has no session to show, and may sign out.
+        _ if row.reach == "session" => match row.method.as_str() {
+            "GET" => Err((401, "auth.no_session")),
+            "DELETE" => Ok(()),
+            _ => match kind {
+                Kind::Admin { .. } => Ok(()),
+                Kind::Key { scopes }
+                    if scopes.iter().any(|s| {
+                        [
+                            "*",
+                            "audit:read",
+                            "policies:write",
+                            "api_keys:manage",
+                            "keys:rotate",
+                        ]
+                        .contains(&s.as_str())
+                    }) =>
+                {
+                    Ok(())
+                }
+                Kind::User { roles, mfa }
+                    if roles.iter().any(|r| *r == "owner" || *r == "tenant_admin") =>
+                {
+                    if *mfa {
+                        Ok(())
+                    } else {
+                        Err((403, "auth.mfa_required"))
+                    }
+                }
+                _ => Err((403, "console.not_admin")),
+            },
+        },
         Kind::Admin { break_glass } => match row.reach.as_str() {
             "data" if !break_glass => Err((403, "auth.break_glass_required")),
             _ => Ok(()),

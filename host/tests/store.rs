@@ -236,12 +236,18 @@ fn copies_are_idempotent() {
 
 /// A chain of test records: `seq:previous` (what the builder of a real chain does with
 /// hashes), so a fork or a gap shows in the text.
+/// A stand-in record: JSON, as every stored record is (the database reads the audit
+/// filter columns out of it).
+fn rec(text: &str) -> String {
+    format!("{{\"t\":\"{text}\"}}")
+}
+
 fn link(head: Option<(u64, String)>, n: usize) -> Vec<(u64, String)> {
     let (mut seq, mut prev) = head.map_or((0, "genesis".to_owned()), |(s, r)| (s, r));
     (0..n)
         .map(|_| {
             seq += 1;
-            let text = format!("{seq}:{}", prev.len());
+            let text = rec(&format!("{seq}:{}", prev.len()));
             prev = text.clone();
             (seq, text)
         })
@@ -281,7 +287,7 @@ fn chain_heads_are_locked_across_stores() {
             for (seq, text) in &rows {
                 assert_eq!(
                     text,
-                    &format!("{seq}:{}", prev.len()),
+                    &rec(&format!("{seq}:{}", prev.len())),
                     "{name}: fork at {seq}"
                 );
                 prev = text.clone();
@@ -290,12 +296,9 @@ fn chain_heads_are_locked_across_stores() {
         }
         // The (tenant, seq) key is the backstop: a taken seq is refused, nothing kept.
         let s = &nodes[0];
-        assert!(
-            s.append_audit("a", &[(1, "again".into())]).is_err(),
-            "{name}"
-        );
+        assert!(s.append_audit("a", &[(1, rec("again"))]).is_err(), "{name}");
         assert!(s
-            .append_audit_locked(&["a".into()], &mut |_, _| vec![(1, "x".into())])
+            .append_audit_locked(&["a".into()], &mut |_, _| vec![(1, rec("x"))])
             .is_err());
         let after: BTreeSet<String> = s
             .audit_page("a", 0, 10_000)
@@ -303,13 +306,16 @@ fn chain_heads_are_locked_across_stores() {
             .into_iter()
             .map(|(_, r)| r)
             .collect();
-        assert!(!after.contains("again") && !after.contains("x"), "{name}");
+        assert!(
+            !after.contains(&rec("again")) && !after.contains(&rec("x")),
+            "{name}"
+        );
         // A failed batch rolls back every tenant of it.
         let before_b = s.audit_page("b", 0, 10_000).unwrap().len();
         assert!(s
             .append_audit_locked(&["b".into(), "a".into()], &mut |t, head| {
                 if t == "a" {
-                    vec![(1, "dup".into())]
+                    vec![(1, rec("dup"))]
                 } else {
                     link(head, 1)
                 }
@@ -370,4 +376,138 @@ fn an_unreachable_database_is_unavailable_and_passwords_are_never_shown() {
         store::redact_url("postgres://u:p@h:5/d?sslmode=require&password=p2"),
         "postgres://u:***@h:5/d?sslmode=require&password=***"
     );
+}
+
+/// An audit record as stored: JSON with the event's filterable fields.
+fn audit_json(seq: u64, actor: &str, outcome: &str, record: Option<&str>, time: u64) -> String {
+    let record = record.map_or(String::new(), |id| {
+        format!(",\"record\":{{\"type\":\"Patient\",\"id\":\"{id}\"}}")
+    });
+    format!(
+        "{{\"seq\":{seq},\"event\":{{\"tenant\":\"a\",\"actor\":{{\"id\":\"{actor}\",\"role\":\"staff\",\"sourceIp\":\"10.0.0.{}\"}},\"action\":\"view\",\"operation\":\"chart.read\",\"time\":{time},\"outcome\":\"{outcome}\"{record}}}}}",
+        seq % 4
+    )
+}
+
+#[test]
+fn audit_filters_and_cursors_run_in_the_database() {
+    use phylax_host::store::{AuditCursor, AuditFilter};
+    for (name, open) in backends("audit_filters") {
+        let s = open();
+        let rows: Vec<(u64, String)> = (1..=60u64)
+            .map(|seq| {
+                let actor = ["ann", "bob", "cy"][(seq % 3) as usize];
+                let outcome = if seq % 7 == 0 { "denied" } else { "success" };
+                let record = (seq % 5 == 0).then(|| format!("p{}", seq % 2));
+                (
+                    seq,
+                    audit_json(seq, actor, outcome, record.as_deref(), 1000 + seq),
+                )
+            })
+            .collect();
+        s.append_audit("a", &rows).unwrap();
+        s.append_audit("other", &[(1, audit_json(1, "ann", "denied", None, 1))])
+            .unwrap();
+        let seqs = |f: &AuditFilter, c: AuditCursor, limit: u32| -> Vec<u64> {
+            s.audit_search("a", f, c, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(q, _)| q)
+                .collect()
+        };
+        let expect = |pred: &dyn Fn(u64) -> bool| -> Vec<u64> {
+            (1..=60u64).rev().filter(|q| pred(*q)).collect()
+        };
+        let all = AuditFilter::default();
+        assert_eq!(
+            seqs(&all, AuditCursor::Before(None), 1000),
+            expect(&|_| true),
+            "{name}"
+        );
+        assert_eq!(
+            seqs(&all, AuditCursor::After(55), 3),
+            vec![56, 57, 58],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(&all, AuditCursor::Before(Some(4)), 10),
+            vec![3, 2, 1],
+            "{name}"
+        );
+        let f = AuditFilter {
+            actor: Some("bob".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            seqs(&f, AuditCursor::Before(None), 1000),
+            expect(&|q| q % 3 == 1),
+            "{name}"
+        );
+        let f = AuditFilter {
+            actor: Some("bob".into()),
+            outcome: Some("denied".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            seqs(&f, AuditCursor::Before(None), 1000),
+            expect(&|q| q % 3 == 1 && q % 7 == 0),
+            "{name}"
+        );
+        let f = AuditFilter {
+            record_type: Some("Patient".into()),
+            record_id: Some("p1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            seqs(&f, AuditCursor::Before(None), 1000),
+            expect(&|q| q % 5 == 0 && q % 2 == 1),
+            "{name}"
+        );
+        let f = AuditFilter {
+            source_ip: Some("10.0.0.2".into()),
+            from: Some(1010),
+            to: Some(1030),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            seqs(&f, AuditCursor::Before(None), 1000),
+            expect(&|q| q % 4 == 2 && (10..=30).contains(&q)),
+            "{name}"
+        );
+        // Paging newest first with the last seq as the cursor walks every match once.
+        let f = AuditFilter {
+            outcome: Some("success".into()),
+            ..AuditFilter::default()
+        };
+        let mut walked: Vec<u64> = Vec::new();
+        let mut cursor = AuditCursor::Before(None);
+        loop {
+            let page = seqs(&f, cursor, 7);
+            walked.extend(&page);
+            match page.last() {
+                Some(last) if page.len() == 7 => cursor = AuditCursor::Before(Some(*last)),
+                _ => break,
+            }
+        }
+        assert_eq!(walked, expect(&|q| q % 7 != 0), "{name}");
+        // A value is bound, never spliced into the query text.
+        let f = AuditFilter {
+            actor: Some("ann' OR '1'='1".into()),
+            ..AuditFilter::default()
+        };
+        assert!(
+            seqs(&f, AuditCursor::Before(None), 1000).is_empty(),
+            "{name}"
+        );
+        // Another tenant's records never match.
+        let f = AuditFilter {
+            outcome: Some("denied".into()),
+            to: Some(1),
+            ..AuditFilter::default()
+        };
+        assert!(
+            seqs(&f, AuditCursor::Before(None), 1000).is_empty(),
+            "{name}"
+        );
+    }
 }

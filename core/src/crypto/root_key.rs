@@ -117,6 +117,35 @@ impl RootKey {
             .map_err(|_| fail())?;
         Secret32::from_slice(&plain).map_err(|_| fail())
     }
+
+    /// Seals a short value the host hands out and takes back itself (a console session
+    /// cookie): nonce, ciphertext and tag, authenticated with `purpose`. Associated data
+    /// of its own domain (`phx1/token`), so no sealed token opens as a wrapped key, nor
+    /// a wrapped key as a token.
+    pub fn seal_token(&self, purpose: &str, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let nonce = random::nonce()?;
+        let mut buf = Vec::with_capacity(NONCE_LEN + plain.len() + 16);
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plain);
+        self.kek
+            .seal_in_place(&nonce, &token_aad(purpose), &mut buf, NONCE_LEN)?;
+        Ok(buf)
+    }
+
+    /// Opens what [`RootKey::seal_token`] sealed for the same purpose; `None` for
+    /// anything else (forged, altered, another purpose or another root key).
+    pub fn open_token(&self, purpose: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().ok()?;
+        self.kek.open(nonce, &token_aad(purpose), body).ok()
+    }
+}
+
+fn token_aad(purpose: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(16 + purpose.len());
+    aad.extend_from_slice(b"phx1/token");
+    push_framed(&mut aad, purpose.as_bytes());
+    aad
 }
 
 fn wrap_aad(kind: KeyKind, tenant: &str, version: u32) -> Vec<u8> {

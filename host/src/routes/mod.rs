@@ -9,6 +9,7 @@ pub mod bundles;
 pub mod health;
 pub mod keys;
 pub mod policies;
+pub mod session;
 pub mod tenants;
 pub mod transit;
 

@@ -218,6 +218,131 @@ pub const CHANGES_KEPT: u64 = 10_000;
 /// What [`Store::append_audit_locked`] asks of its caller for one tenant: given the
 /// chain's committed head (its last `(seq, record JSON)`, `None` for an empty chain),
 /// the records to append after it.
+/// What an audit query selects: each filter exact (the time range inclusive), all
+/// combined with AND, run by the database over the indexed columns of
+/// `migrations/*audit_filters.sql`. The default selects every record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// `event.actor.id`.
+    pub actor: Option<String>,
+    /// `event.actor.role`.
+    pub role: Option<String>,
+    /// `event.actor.sourceIp`.
+    pub source_ip: Option<String>,
+    /// `event.action` (`view`, `update`, ...).
+    pub action: Option<String>,
+    /// `event.operation`.
+    pub operation: Option<String>,
+    /// `event.outcome` (`success`, `failure`, `denied`).
+    pub outcome: Option<String>,
+    /// `event.record.type`.
+    pub record_type: Option<String>,
+    /// `event.record.id`.
+    pub record_id: Option<String>,
+    /// `event.time` at or after, unix seconds.
+    pub from: Option<u64>,
+    /// `event.time` at or before, unix seconds.
+    pub to: Option<u64>,
+}
+
+/// Where an audit page starts, which also orders it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditCursor {
+    /// Oldest first, records with `seq > n` (0: from the start).
+    After(u64),
+    /// Newest first, records with `seq < n` (`None`: from the head).
+    Before(Option<u64>),
+}
+
+/// A value bound into an audit query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqlValue {
+    /// A text parameter.
+    Text(String),
+    /// An integer parameter.
+    Int(i64),
+}
+
+impl AuditFilter {
+    /// The index that serves this filter best, most selective first (`None`: the
+    /// primary key, in sequence order). SQLite names it in `INDEXED BY`, since without
+    /// statistics its planner walks the primary key and filters.
+    pub fn index(&self) -> Option<&'static str> {
+        [
+            (self.record_id.is_some(), "audit_by_record"),
+            (self.actor.is_some(), "audit_by_actor"),
+            (self.source_ip.is_some(), "audit_by_source_ip"),
+            (self.operation.is_some(), "audit_by_operation"),
+            (self.outcome.is_some(), "audit_by_outcome"),
+            (self.role.is_some(), "audit_by_role"),
+            (self.action.is_some(), "audit_by_action"),
+        ]
+        .into_iter()
+        .find_map(|(set, index)| set.then_some(index))
+    }
+
+    /// The query for one page of `tenant`'s records: `SELECT seq, record ...` with
+    /// `index_hint` after the table name, placeholders from `placeholder(n)` (1-based),
+    /// and the values to bind in order. Only column names written here reach the text;
+    /// every value is bound.
+    pub fn page_query(
+        &self,
+        tenant: &str,
+        cursor: AuditCursor,
+        limit: u32,
+        index_hint: &str,
+        placeholder: impl Fn(usize) -> String,
+    ) -> (String, Vec<SqlValue>) {
+        let mut values = vec![SqlValue::Text(tenant.to_owned())];
+        let mut clauses = vec![format!("tenant = {}", placeholder(1))];
+        let mut bind = |clause: &str, value: SqlValue| {
+            values.push(value);
+            clauses.push(format!("{clause} {}", placeholder(values.len())));
+        };
+        let texts = [
+            ("actor_id =", &self.actor),
+            ("actor_role =", &self.role),
+            ("source_ip =", &self.source_ip),
+            ("action =", &self.action),
+            ("operation =", &self.operation),
+            ("outcome =", &self.outcome),
+            ("record_type =", &self.record_type),
+            ("record_id =", &self.record_id),
+        ];
+        for (clause, value) in texts {
+            if let Some(v) = value {
+                bind(clause, SqlValue::Text(v.clone()));
+            }
+        }
+        let int = |v: u64| SqlValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        if let Some(from) = self.from {
+            bind("event_time >=", int(from));
+        }
+        if let Some(to) = self.to {
+            bind("event_time <=", int(to));
+        }
+        let order = match cursor {
+            AuditCursor::After(after) => {
+                bind("seq >", int(after));
+                "ASC"
+            }
+            AuditCursor::Before(before) => {
+                if let Some(before) = before {
+                    bind("seq <", int(before));
+                }
+                "DESC"
+            }
+        };
+        values.push(SqlValue::Int(i64::from(limit)));
+        let sql = format!(
+            "SELECT seq, record FROM audit_records{index_hint} WHERE {} ORDER BY seq {order} LIMIT {}",
+            clauses.join(" AND "),
+            placeholder(values.len()),
+        );
+        (sql, values)
+    }
+}
+
 pub type ChainBuilder<'a> = dyn FnMut(&str, Option<(u64, String)>) -> Vec<(u64, String)> + 'a;
 
 /// The server's state store.
@@ -309,6 +434,15 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// Records with `seq > after`, at most `limit`, in order.
     fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>>;
+    /// At most `limit` records of the chain that match `filter`, from `cursor` in its
+    /// order, as `(seq, AuditRecord JSON)`.
+    fn audit_search(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        cursor: AuditCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, String)>>;
 
     /// A server setting.
     fn setting(&self, name: &str) -> StoreResult<Option<String>>;

@@ -32,8 +32,9 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use super::{
-    redact_url, ChainBuilder, Change, Lifecycle, PolicyRow, Store, StoreError, StoreResult,
-    TenantRow, TenantState, Transition, CHANGES_KEPT, TENANT_COLUMNS,
+    redact_url, AuditCursor, AuditFilter, ChainBuilder, Change, Lifecycle, PolicyRow, SqlValue,
+    Store, StoreError, StoreResult, TenantRow, TenantState, Transition, CHANGES_KEPT,
+    TENANT_COLUMNS,
 };
 
 /// The migrations, in order. Never edit an applied one: add a new file.
@@ -45,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_lifecycle",
         include_str!("../../migrations/postgres/0002_lifecycle.sql"),
+    ),
+    (
+        "0003_audit_filters",
+        include_str!("../../migrations/postgres/0003_audit_filters.sql"),
     ),
 ];
 
@@ -902,6 +907,29 @@ impl Store for PgStore {
             "SELECT seq, record FROM audit_records WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             &[text(&tenant), int8(&after), int8(&limit)],
         )?;
+        rows.iter()
+            .map(|r| Ok((to_u64(r.try_get(0)?), r.try_get(1)?)))
+            .collect::<Result<_, _>>()
+            .map_err(pg_err)
+    }
+
+    fn audit_search(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        cursor: AuditCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, String)>> {
+        // PostgreSQL's planner picks the index from its statistics.
+        let (sql, values) = filter.page_query(tenant, cursor, limit, "", |n| format!("${n}"));
+        let params: Vec<Param<'_>> = values
+            .iter()
+            .map(|v| match v {
+                SqlValue::Text(t) => text(t),
+                SqlValue::Int(i) => int8(i),
+            })
+            .collect();
+        let rows = self.rows(&sql, &params)?;
         rows.iter()
             .map(|r| Ok((to_u64(r.try_get(0)?), r.try_get(1)?)))
             .collect::<Result<_, _>>()

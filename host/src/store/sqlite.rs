@@ -19,8 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    ChainBuilder, Change, Lifecycle, PolicyRow, Store, StoreError, StoreResult, TenantRow,
-    TenantState, Transition, TENANT_COLUMNS,
+    AuditCursor, AuditFilter, ChainBuilder, Change, Lifecycle, PolicyRow, SqlValue, Store,
+    StoreError, StoreResult, TenantRow, TenantState, Transition, TENANT_COLUMNS,
 };
 
 /// The migrations, in order. Never edit an applied one: add a new file.
@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_lifecycle",
         include_str!("../../migrations/0003_lifecycle.sql"),
+    ),
+    (
+        "0004_audit_filters",
+        include_str!("../../migrations/0004_audit_filters.sql"),
     ),
 ];
 
@@ -569,6 +573,32 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    fn audit_search(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        cursor: AuditCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, String)>> {
+        let hint = filter
+            .index()
+            .map(|i| format!(" INDEXED BY {i}"))
+            .unwrap_or_default();
+        let (sql, values) = filter.page_query(tenant, cursor, limit, &hint, |n| format!("?{n}"));
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+        let params = values.iter().map(|v| match v {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+        });
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                Ok((to_u64(r.get(0)?), r.get(1)?))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     fn settings(&self) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt = conn
@@ -751,14 +781,19 @@ mod tests {
             "[]"
         );
         assert_eq!(store.current_policies().unwrap().len(), 1);
+        // Records are JSON: the database reads the audit filter columns out of them.
+        let (a, b, c) = ("{\"a\":1}", "{\"b\":1}", "{\"c\":1}");
         store
-            .append_audit("acme", &[(1, "a".into()), (2, "b".into())])
+            .append_audit("acme", &[(1, a.into()), (2, b.into())])
             .unwrap();
-        assert!(store.append_audit("acme", &[(2, "c".into())]).is_err());
-        assert_eq!(store.last_audit("acme").unwrap().unwrap(), "b");
+        assert!(store.append_audit("acme", &[(2, c.into())]).is_err());
+        assert!(store
+            .append_audit("acme", &[(3, "not json".into())])
+            .is_err());
+        assert_eq!(store.last_audit("acme").unwrap().unwrap(), b);
         assert_eq!(
             store.audit_page("acme", 1, 10).unwrap(),
-            vec![(2, "b".into())]
+            vec![(2, b.into())]
         );
         drop(store);
         // Reopening applies nothing twice.

@@ -156,12 +156,18 @@ impl Server {
         };
         let etag = header("etag");
         let retry_after = header("retry-after");
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         let text = resp.body_mut().read_to_string()?;
         Ok(Resp {
             status,
             text,
             etag,
             retry_after,
+            headers,
         })
     }
 
@@ -247,9 +253,18 @@ pub struct Resp {
     pub text: String,
     pub etag: Option<String>,
     pub retry_after: Option<String>,
+    /// Every header, lower-case names, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Resp {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
     }
