@@ -63,6 +63,8 @@ pub struct NodeSync {
     polling: tokio::sync::Mutex<()>,
     /// A background engine rebuild is asked for and has not started reading yet.
     rebuild_pending: AtomicBool,
+    /// The store version of the last change that needs a new engine.
+    engine_dirty: AtomicU64,
     /// The last background rebuild failed: the next poll asks again.
     rebuild_failed: AtomicBool,
     tenants: Cache<Option<Arc<TenantRow>>>,
@@ -91,6 +93,7 @@ impl NodeSync {
             fresh_at: Mutex::new(Instant::now()),
             polling: tokio::sync::Mutex::new(()),
             rebuild_pending: AtomicBool::new(false),
+            engine_dirty: AtomicU64::new(0),
             rebuild_failed: AtomicBool::new(false),
             tenants: cache(),
             api_keys: cache(),
@@ -106,6 +109,12 @@ impl NodeSync {
     /// The last change version this node applied.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    /// The store version of the last change seen that needs a new engine (policies,
+    /// tenants): an engine built from the store at or after it is current.
+    pub fn engine_dirty(&self) -> u64 {
+        self.engine_dirty.load(Ordering::Acquire)
     }
 
     /// 503 `store.stale` when this node has not heard from the store within the bound.
@@ -287,10 +296,14 @@ impl NodeSync {
                 self.clear();
                 rebuild = true;
                 self.version.store(now, Ordering::Release);
+                self.engine_dirty.fetch_max(now, Ordering::AcqRel);
                 break;
             }
-            rebuild |= self.apply(&changes);
             let last = changes.last().map_or(after, |c| c.version);
+            if self.apply(&changes) {
+                rebuild = true;
+                self.engine_dirty.fetch_max(last, Ordering::AcqRel);
+            }
             self.version.store(last, Ordering::Release);
             if last >= now {
                 break;

@@ -55,6 +55,8 @@ pub struct AppState {
     /// One engine build at a time, each reading the store after the one before it
     /// installed its engine, so an older build never replaces a newer one.
     rebuild_lock: tokio::sync::Mutex<()>,
+    /// The store version the installed engine was built at (or after).
+    engine_built: std::sync::atomic::AtomicU64,
 }
 
 /// Unix seconds now.
@@ -152,17 +154,22 @@ impl AppState {
             jwt: parts.jwt,
             admin_lock: tokio::sync::Mutex::new(()),
             rebuild_lock: tokio::sync::Mutex::new(()),
+            engine_built: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// Rebuilds the engine from the store (after tenants or policies changed).
     pub async fn rebuild_engine(self: &Arc<Self>) -> ApiResult<()> {
         let _one = self.rebuild_lock.lock().await;
+        // Read before the store is: the engine holds at least what that version says.
+        let version = self.sync.version();
         let state = self.clone();
         let engine =
             blocking(move || build_engine(&*state.store, &state.factory, &state.extra_entities))
                 .await?;
         self.engine.replace(engine);
+        self.engine_built
+            .fetch_max(version, std::sync::atomic::Ordering::AcqRel);
         Ok(())
     }
 
@@ -208,7 +215,10 @@ impl AppState {
     /// caller answers: caches dropped, the engine rebuilt when tenants or policies
     /// changed.
     pub async fn changed(self: &Arc<Self>) -> ApiResult<()> {
-        if self.sync.poll_now(self).await? {
+        self.sync.poll_now(self).await?;
+        // The background poller may have seen this write first and be rebuilding: wait
+        // for an engine built at or after the write, whoever builds it.
+        if self.engine_built.load(std::sync::atomic::Ordering::Acquire) < self.sync.engine_dirty() {
             self.rebuild_engine().await?;
         }
         Ok(())

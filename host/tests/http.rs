@@ -638,3 +638,46 @@ fn audit_ingest_query_pagination_and_tenant_pinning() {
         .json();
     assert_eq!(v["ok"]["valid"], true);
 }
+
+/// A `PUT .../policies` answered 200 decides the very next request on this node, even
+/// when the background change poller saw the write first and is still rebuilding the
+/// engine (it once was: the PUT returned before that rebuild, and ~40% of immediate
+/// decisions used the old policies).
+#[test]
+fn a_published_policy_decides_the_next_request() {
+    let (_dir, server) = started();
+    let key = server.api_key("acme", &["authorize", "policies:write"]);
+    let t = serde_json::json!({"type": "Tenant", "id": "acme"});
+    let request = serde_json::json!({
+        "principal": {"type": "User", "id": "ann"},
+        "action": {"type": "Action", "id": "delete"},
+        "resource": {"type": "Record", "id": "rec-1"},
+        "context": {"mfa": true},
+        "entities": [
+            {"uid": {"type": "User", "id": "ann"}, "attrs": {"tenant": t}, "parents": [{"type": "Role", "id": "staff"}]},
+            {"uid": {"type": "User", "id": "pt-1"}, "attrs": {"tenant": t}, "parents": []},
+            {"uid": {"type": "Record", "id": "rec-1"}, "attrs": {"tenant": t, "patient": {"type": "User", "id": "pt-1"}}, "parents": []}
+        ]
+    })
+    .to_string();
+    let allow = "@id(\"staff-delete\")\npermit (principal in Role::\"staff\", action == Action::\"delete\", resource) when { principal.tenant == resource.tenant };";
+    for i in 0..30u64 {
+        let (text, want) = if i % 2 == 0 {
+            (allow, "allow")
+        } else {
+            ("// none", "deny")
+        };
+        let body = serde_json::json!({"policies": [{"name": "acme.cedar", "text": text}]});
+        let put = server.req(
+            "PUT",
+            "/v1/tenants/acme/policies",
+            Some(&key),
+            Some(&body.to_string()),
+        );
+        assert_eq!(put.status, 200, "{}", put.text);
+        let d = server.req("POST", "/v1/authorize", Some(&key), Some(&request));
+        assert_eq!(d.json()["ok"]["decision"], want, "round {i}: {}", d.text);
+        // Vary where in the poll interval the next write lands.
+        std::thread::sleep(std::time::Duration::from_millis((i * 37) % 250));
+    }
+}

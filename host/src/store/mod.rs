@@ -264,80 +264,116 @@ pub enum SqlValue {
 }
 
 impl AuditFilter {
-    /// The index that serves this filter best, most selective first (`None`: the
-    /// primary key, in sequence order). SQLite names it in `INDEXED BY`, since without
-    /// statistics its planner walks the primary key and filters.
-    pub fn index(&self) -> Option<&'static str> {
+    /// The index that serves this filter, and its column: the filter most likely to be
+    /// selective first (`None`: the primary key, in sequence order). Each index ends in
+    /// `seq`, so the page is one range scan of it in order. The choice is made here, not
+    /// by a planner: SQLite without statistics would walk the primary key and filter,
+    /// and PostgreSQL right after a bulk append may pick a low-cardinality column.
+    pub fn index(&self) -> Option<(&'static str, &'static str)> {
         [
-            (self.record_id.is_some(), "audit_by_record"),
-            (self.actor.is_some(), "audit_by_actor"),
-            (self.source_ip.is_some(), "audit_by_source_ip"),
-            (self.operation.is_some(), "audit_by_operation"),
-            (self.outcome.is_some(), "audit_by_outcome"),
-            (self.role.is_some(), "audit_by_role"),
-            (self.action.is_some(), "audit_by_action"),
+            (self.record_id.is_some(), "audit_by_record", "record_id"),
+            (self.actor.is_some(), "audit_by_actor", "actor_id"),
+            (self.source_ip.is_some(), "audit_by_source_ip", "source_ip"),
+            (self.operation.is_some(), "audit_by_operation", "operation"),
+            (self.outcome.is_some(), "audit_by_outcome", "outcome"),
+            (self.role.is_some(), "audit_by_role", "actor_role"),
+            (self.action.is_some(), "audit_by_action", "action"),
         ]
         .into_iter()
-        .find_map(|(set, index)| set.then_some(index))
+        .find_map(|(set, index, column)| set.then_some((index, column)))
     }
 
     /// The query for one page of `tenant`'s records: `SELECT seq, record ...` with
     /// `index_hint` after the table name, placeholders from `placeholder(n)` (1-based),
-    /// and the values to bind in order. Only column names written here reach the text;
-    /// every value is bound.
+    /// and the values to bind in order. With `only_chosen_index` (PostgreSQL, which has
+    /// no index hints), every filter but the one [`AuditFilter::index`] chose compares
+    /// an expression (`col || ''`, `event_time + 0`), which no other index serves. Only
+    /// column names written here reach the text; every value is bound.
     pub fn page_query(
         &self,
         tenant: &str,
         cursor: AuditCursor,
         limit: u32,
         index_hint: &str,
+        only_chosen_index: bool,
         placeholder: impl Fn(usize) -> String,
     ) -> (String, Vec<SqlValue>) {
-        let mut values = vec![SqlValue::Text(tenant.to_owned())];
-        let mut clauses = vec![format!("tenant = {}", placeholder(1))];
-        let mut bind = |clause: &str, value: SqlValue| {
+        let chosen = self.index().map(|(_, column)| column);
+        let wrap = only_chosen_index && chosen.is_some();
+        let mut values = Vec::new();
+        // Binds a value: its placeholder.
+        let mut bind = |value: SqlValue| {
             values.push(value);
-            clauses.push(format!("{clause} {}", placeholder(values.len())));
+            placeholder(values.len())
         };
+        let int = |v: u64| SqlValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        let mut clauses = vec![format!(
+            "tenant = {}",
+            bind(SqlValue::Text(tenant.to_owned()))
+        )];
         let texts = [
-            ("actor_id =", &self.actor),
-            ("actor_role =", &self.role),
-            ("source_ip =", &self.source_ip),
-            ("action =", &self.action),
-            ("operation =", &self.operation),
-            ("outcome =", &self.outcome),
-            ("record_type =", &self.record_type),
-            ("record_id =", &self.record_id),
+            ("actor_id", &self.actor),
+            ("actor_role", &self.role),
+            ("source_ip", &self.source_ip),
+            ("action", &self.action),
+            ("operation", &self.operation),
+            ("outcome", &self.outcome),
+            ("record_type", &self.record_type),
+            ("record_id", &self.record_id),
         ];
-        for (clause, value) in texts {
+        for (column, value) in texts {
             if let Some(v) = value {
-                bind(clause, SqlValue::Text(v.clone()));
+                let p = bind(SqlValue::Text(v.clone()));
+                clauses.push(if wrap && chosen != Some(column) {
+                    format!("({column} || '') = {p}")
+                } else {
+                    format!("{column} = {p}")
+                });
             }
         }
-        let int = |v: u64| SqlValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        let time = if wrap { "event_time + 0" } else { "event_time" };
+        let mut range = Vec::new();
         if let Some(from) = self.from {
-            bind("event_time >=", int(from));
+            range.push((">=", from));
         }
         if let Some(to) = self.to {
-            bind("event_time <=", int(to));
+            range.push(("<=", to));
+        }
+        for (op, v) in &range {
+            clauses.push(format!("{time} {op} {}", bind(int(*v))));
+        }
+        if chosen.is_none() && !range.is_empty() {
+            // A time range alone: the sequence numbers it spans, read from the time
+            // index (covering: no record is read), bound the walk of the primary key,
+            // so a range far back in the chain is not reached by walking from the head.
+            for (agg, cmp) in [("MIN", ">="), ("MAX", "<=")] {
+                let mut sub = format!(
+                    "seq {cmp} (SELECT {agg}(seq) FROM audit_records WHERE tenant = {}",
+                    bind(SqlValue::Text(tenant.to_owned()))
+                );
+                for (op, v) in &range {
+                    sub.push_str(&format!(" AND event_time {op} {}", bind(int(*v))));
+                }
+                sub.push(')');
+                clauses.push(sub);
+            }
         }
         let order = match cursor {
             AuditCursor::After(after) => {
-                bind("seq >", int(after));
+                clauses.push(format!("seq > {}", bind(int(after))));
                 "ASC"
             }
             AuditCursor::Before(before) => {
                 if let Some(before) = before {
-                    bind("seq <", int(before));
+                    clauses.push(format!("seq < {}", bind(int(before))));
                 }
                 "DESC"
             }
         };
-        values.push(SqlValue::Int(i64::from(limit)));
+        let limit = bind(SqlValue::Int(i64::from(limit)));
         let sql = format!(
-            "SELECT seq, record FROM audit_records{index_hint} WHERE {} ORDER BY seq {order} LIMIT {}",
+            "SELECT seq, record FROM audit_records{index_hint} WHERE {} ORDER BY seq {order} LIMIT {limit}",
             clauses.join(" AND "),
-            placeholder(values.len()),
         );
         (sql, values)
     }

@@ -920,8 +920,7 @@ impl Store for PgStore {
         cursor: AuditCursor,
         limit: u32,
     ) -> StoreResult<Vec<(u64, String)>> {
-        // PostgreSQL's planner picks the index from its statistics.
-        let (sql, values) = filter.page_query(tenant, cursor, limit, "", |n| format!("${n}"));
+        let (sql, values) = filter.page_query(tenant, cursor, limit, "", true, |n| format!("${n}"));
         let params: Vec<Param<'_>> = values
             .iter()
             .map(|v| match v {

@@ -582,9 +582,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(u64, String)>> {
         let hint = filter
             .index()
-            .map(|i| format!(" INDEXED BY {i}"))
+            .map(|(index, _)| format!(" INDEXED BY {index}"))
             .unwrap_or_default();
-        let (sql, values) = filter.page_query(tenant, cursor, limit, &hint, |n| format!("?{n}"));
+        let (sql, values) =
+            filter.page_query(tenant, cursor, limit, &hint, false, |n| format!("?{n}"));
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
         let params = values.iter().map(|v| match v {

@@ -1,0 +1,18 @@
+/**
+ * The phylax package, loaded on first use: its WebAssembly module (4+ MB) is fetched only
+ * by the pages that decide or validate in the browser. The URL resolves beside the
+ * bundle: /console/assets/wasm/phylax_bg.wasm.
+ */
+import * as phylax from 'phylax/init';
+
+let loading: Promise<typeof phylax> | null = null;
+
+export function loadPhylax(): Promise<typeof phylax> {
+  if (!loading) {
+    loading = phylax.initPhylax(new URL('./wasm/phylax_bg.wasm', import.meta.url)).then(() => phylax);
+    loading.catch(() => { loading = null; });
+  }
+  return loading;
+}
+
+export type { Decision, Engine, PolicyFile, SignedBundle } from 'phylax/init';
