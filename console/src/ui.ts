@@ -128,11 +128,13 @@ export function breakGlassPanel(what: string, onSet?: () => void): HTMLElement |
   return form;
 }
 
-/** A "choose a tenant first" panel, or null when one is chosen. */
-export function needTenant(): HTMLElement | null {
-  if (state.tenant) return null;
-  return h('section', { class: 'panel', 'aria-labelledby': 'pick-h' },
+/** A tenant page's heading, then its tenant; without one chosen, a "choose a tenant" panel and null. */
+export function tenantPage(root: HTMLElement, title: string): string | null {
+  root.append(h('h2', {}, title));
+  if (state.tenant) return state.tenant;
+  root.append(h('section', { class: 'panel', 'aria-labelledby': 'pick-h' },
     h('h3', { id: 'pick-h' }, 'Choose a tenant'),
     h('p', {}, 'This page works on one tenant. Pick it here or on the Tenants page.'),
-    tenantPicker('Tenant to work on'));
+    tenantPicker('Tenant to work on')));
+  return null;
 }

@@ -354,30 +354,30 @@ async fn admit(state: &Arc<AppState>, req: Seen) -> ApiResult<Caller> {
     } else {
         format!("/v1{}", req.route)
     };
-    // A bearer credential, else the console session's (its CSRF token checked first).
-    let (token, session) = match (&req.authorization, &req.session_cookie) {
-        (Some(value), _) => (bearer(value)?, None),
-        (None, Some(cookie)) => {
-            let opened = match session::open(&state.root, cookie, now()) {
-                Ok(o) => o,
-                Err(e) => {
-                    state.failed_auth.failed(ip);
-                    return Err(e);
-                }
-            };
-            // The one route a page calls without the token: it returns it.
-            if !(req.method == "GET" && route == "/v1/session") {
-                session::check_csrf(&opened.meta, req.csrf.as_deref())?;
-            }
-            (opened.credential, Some(opened.meta))
-        }
-        (None, None) => {
-            return Err(ApiError::unauthenticated(
-                "auth.missing",
-                "no credential was sent",
-            ))
+    // A bearer credential, else the console session's; any failure to present one
+    // spends the address's budget, as a bad credential does.
+    let presented = match (&req.authorization, &req.session_cookie) {
+        (Some(value), _) => bearer(value).map(|token| (token, None)),
+        (None, Some(cookie)) => session::open(&state.root, cookie, now())
+            .map(|opened| (opened.credential, Some(opened.meta))),
+        (None, None) => Err(ApiError::unauthenticated(
+            "auth.missing",
+            "no credential was sent",
+        )),
+    };
+    let (token, session) = match presented {
+        Ok(p) => p,
+        Err(e) => {
+            state.failed_auth.failed(ip);
+            return Err(e);
         }
     };
+    // The one route a page calls without the CSRF token: it returns it.
+    if let Some(meta) = &session {
+        if !(req.method == "GET" && route == "/v1/session") {
+            session::check_csrf(meta, req.csrf.as_deref())?;
+        }
+    }
     let credential = match verify(state, &token, ip).await {
         Ok(c) => c,
         Err(e) => {

@@ -224,10 +224,11 @@ mod tests {
         assert_eq!(opened.credential.as_str(), "phx_live_secret");
         assert_eq!(opened.meta.csrf, "csrf-token");
         // Expired, another root key, altered, garbage: all the same refusal.
+        let first = if cookie.starts_with('A') { "B" } else { "A" };
         for (root, text, now) in [
             (&root, cookie.to_string(), 1000),
             (&keys(&"22".repeat(32)), cookie.to_string(), 1),
-            (&root, format!("A{}", &cookie[1..]), 1),
+            (&root, format!("{first}{}", &cookie[1..]), 1),
             (&root, "not base64!".to_owned(), 1),
             (&root, String::new(), 1),
             (&root, "A".repeat(MAX_COOKIE_LEN + 1), 1),

@@ -1,8 +1,8 @@
 /** API keys: list, create (the secret shown once), rotate with an overlap, revoke. */
 import { api, seg } from '../api.js';
 import { field, h, iso, replace, table } from '../dom.js';
-import { isAdmin, state } from '../state.js';
-import { breakGlassPanel, needTenant, run, showStatus } from '../ui.js';
+import { isAdmin } from '../state.js';
+import { breakGlassPanel, tenantPage, run, showStatus } from '../ui.js';
 
 export const SCOPES = ['authorize', 'transit:encrypt', 'transit:decrypt', 'keys:rotate', 'audit:write', 'audit:read', 'policies:read', 'policies:write', 'api_keys:manage', 'tenant:read', 'tenant:export', '*'];
 /** Scopes that reach tenant data: a platform admin issuing them needs a break-glass reason. */
@@ -32,13 +32,9 @@ function keyState(k: ApiKeyRecord, now: number): string {
 }
 
 export function apiKeysPage(root: HTMLElement): () => void {
-  root.append(h('h2', {}, 'API keys'));
-  const pick = needTenant();
-  if (pick) {
-    root.append(pick);
-    return () => {};
-  }
-  const tenant = state.tenant as string;
+  const picked = tenantPage(root, 'API keys');
+  if (picked === null) return () => {};
+  const tenant: string = picked;
   const base = `/v1/tenants/${seg(tenant)}/api-keys`;
 
   const list = h('div', { id: 'api-key-list' }, h('p', {}, 'Loading keys…'));

@@ -5,7 +5,7 @@
 import { api, request, seg } from '../api.js';
 import { download, field, h, iso, replace, select } from '../dom.js';
 import { isAdmin, state } from '../state.js';
-import { breakGlassPanel, needTenant, run, showStatus } from '../ui.js';
+import { breakGlassPanel, tenantPage, run, showStatus } from '../ui.js';
 
 const PAGE = 50;
 
@@ -48,13 +48,9 @@ function unix(value: string): number | undefined {
 }
 
 export function auditPage(root: HTMLElement): void {
-  root.append(h('h2', {}, 'Audit'));
-  const pick = needTenant();
-  if (pick) {
-    root.append(pick);
-    return;
-  }
-  const tenant = state.tenant as string;
+  const picked = tenantPage(root, 'Audit');
+  if (picked === null) return;
+  const tenant: string = picked;
   const base = `/v1/tenants/${seg(tenant)}/audit`;
 
   // Filters, submitted as a form.

@@ -1,8 +1,7 @@
 /** Keys: the tenant's active key versions, rotation, and rewrapping ciphertexts to the active version. */
 import { api, seg } from '../api.js';
 import { download, field, h, replace } from '../dom.js';
-import { state } from '../state.js';
-import { breakGlassPanel, needTenant, run, showStatus, type TenantInfo } from '../ui.js';
+import { breakGlassPanel, tenantPage, run, showStatus, type TenantInfo } from '../ui.js';
 
 interface Line {
   field: string;
@@ -29,13 +28,9 @@ function parseLines(text: string): { lines: { n: number; value: Line | null; raw
 }
 
 export function keysPage(root: HTMLElement): () => void {
-  root.append(h('h2', {}, 'Keys'));
-  const pick = needTenant();
-  if (pick) {
-    root.append(pick);
-    return () => {};
-  }
-  const tenant = state.tenant as string;
+  const picked = tenantPage(root, 'Keys');
+  if (picked === null) return () => {};
+  const tenant: string = picked;
   const base = `/v1/tenants/${seg(tenant)}`;
   let alive = true;
 

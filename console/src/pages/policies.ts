@@ -7,8 +7,7 @@ import { diffLines } from 'diff';
 import { api, seg } from '../api.js';
 import { debounce, field, h, iso, replace, select } from '../dom.js';
 import { loadPhylax, type Decision, type Engine, type PolicyFile, type SignedBundle } from '../phylax.js';
-import { state } from '../state.js';
-import { needTenant, run, showError, showStatus } from '../ui.js';
+import { tenantPage, run, showError, showStatus } from '../ui.js';
 
 interface PolicyVersion {
   tenant: string;
@@ -72,13 +71,9 @@ function errorText(err: unknown): string {
 }
 
 export function policiesPage(root: HTMLElement): () => void {
-  root.append(h('h2', {}, 'Policies'));
-  const pick = needTenant();
-  if (pick) {
-    root.append(pick);
-    return () => {};
-  }
-  const tenant = state.tenant as string;
+  const picked = tenantPage(root, 'Policies');
+  if (picked === null) return () => {};
+  const tenant: string = picked;
   const base = `/v1/tenants/${seg(tenant)}`;
   let alive = true;
 

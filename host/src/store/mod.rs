@@ -283,8 +283,9 @@ impl AuditFilter {
         .find_map(|(set, index, column)| set.then_some((index, column)))
     }
 
-    /// The query for one page of `tenant`'s records: `SELECT seq, record ...` with
-    /// `index_hint` after the table name, placeholders from `placeholder(n)` (1-based),
+    /// The query for one page of `tenant`'s records: `SELECT seq, record ...`, with
+    /// `hint(index)` after the table name wherever an index is meant to serve
+    /// (SQLite: ` INDEXED BY index`), placeholders from `placeholder(n)` (1-based),
     /// and the values to bind in order. With `only_chosen_index` (PostgreSQL, which has
     /// no index hints), every filter but the one [`AuditFilter::index`] chose compares
     /// an expression (`col || ''`, `event_time + 0`), which no other index serves. Only
@@ -294,11 +295,12 @@ impl AuditFilter {
         tenant: &str,
         cursor: AuditCursor,
         limit: u32,
-        index_hint: &str,
+        hint: impl Fn(&'static str) -> String,
         only_chosen_index: bool,
         placeholder: impl Fn(usize) -> String,
     ) -> (String, Vec<SqlValue>) {
-        let chosen = self.index().map(|(_, column)| column);
+        let index = self.index();
+        let chosen = index.map(|(_, column)| column);
         let wrap = only_chosen_index && chosen.is_some();
         let mut values = Vec::new();
         // Binds a value: its placeholder.
@@ -348,7 +350,8 @@ impl AuditFilter {
             // so a range far back in the chain is not reached by walking from the head.
             for (agg, cmp) in [("MIN", ">="), ("MAX", "<=")] {
                 let mut sub = format!(
-                    "seq {cmp} (SELECT {agg}(seq) FROM audit_records WHERE tenant = {}",
+                    "seq {cmp} (SELECT {agg}(seq) FROM audit_records{} WHERE tenant = {}",
+                    hint("audit_by_time"),
                     bind(SqlValue::Text(tenant.to_owned()))
                 );
                 for (op, v) in &range {
@@ -372,7 +375,8 @@ impl AuditFilter {
         };
         let limit = bind(SqlValue::Int(i64::from(limit)));
         let sql = format!(
-            "SELECT seq, record FROM audit_records{index_hint} WHERE {} ORDER BY seq {order} LIMIT {limit}",
+            "SELECT seq, record FROM audit_records{} WHERE {} ORDER BY seq {order} LIMIT {limit}",
+            index.map(|(name, _)| hint(name)).unwrap_or_default(),
             clauses.join(" AND "),
         );
         (sql, values)
@@ -469,7 +473,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         build: &mut ChainBuilder<'_>,
     ) -> StoreResult<()>;
     /// Records with `seq > after`, at most `limit`, in order.
-    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>>;
+    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {
+        self.audit_search(
+            tenant,
+            &AuditFilter::default(),
+            AuditCursor::After(after),
+            limit,
+        )
+    }
     /// At most `limit` records of the chain that match `filter`, from `cursor` in its
     /// order, as `(seq, AuditRecord JSON)`.
     fn audit_search(

@@ -900,19 +900,6 @@ impl Store for PgStore {
         })
     }
 
-    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {
-        let after = to_i64(after);
-        let limit = i64::from(limit);
-        let rows = self.rows(
-            "SELECT seq, record FROM audit_records WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[text(&tenant), int8(&after), int8(&limit)],
-        )?;
-        rows.iter()
-            .map(|r| Ok((to_u64(r.try_get(0)?), r.try_get(1)?)))
-            .collect::<Result<_, _>>()
-            .map_err(pg_err)
-    }
-
     fn audit_search(
         &self,
         tenant: &str,
@@ -920,7 +907,14 @@ impl Store for PgStore {
         cursor: AuditCursor,
         limit: u32,
     ) -> StoreResult<Vec<(u64, String)>> {
-        let (sql, values) = filter.page_query(tenant, cursor, limit, "", true, |n| format!("${n}"));
+        let (sql, values) = filter.page_query(
+            tenant,
+            cursor,
+            limit,
+            |_| String::new(),
+            true,
+            |n| format!("${n}"),
+        );
         let params: Vec<Param<'_>> = values
             .iter()
             .map(|v| match v {

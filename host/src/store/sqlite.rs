@@ -122,6 +122,24 @@ impl SqliteStore {
     }
 }
 
+/// An audit page's query: the filter's index named (`INDEXED BY`), as SQLite without
+/// statistics would otherwise walk the primary key.
+fn search_query(
+    tenant: &str,
+    filter: &AuditFilter,
+    cursor: AuditCursor,
+    limit: u32,
+) -> (String, Vec<SqlValue>) {
+    filter.page_query(
+        tenant,
+        cursor,
+        limit,
+        |index| format!(" INDEXED BY {index}"),
+        false,
+        |n| format!("?{n}"),
+    )
+}
+
 /// Applies the migrations newer than `PRAGMA user_version`.
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: i64 = conn
@@ -558,21 +576,6 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
-    fn audit_page(&self, tenant: &str, after: u64, limit: u32) -> StoreResult<Vec<(u64, String)>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, record FROM audit_records WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map(params![tenant, to_i64(after), limit], |r| {
-                Ok((to_u64(r.get(0)?), r.get(1)?))
-            })
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
-    }
-
     fn audit_search(
         &self,
         tenant: &str,
@@ -580,12 +583,7 @@ impl Store for SqliteStore {
         cursor: AuditCursor,
         limit: u32,
     ) -> StoreResult<Vec<(u64, String)>> {
-        let hint = filter
-            .index()
-            .map(|(index, _)| format!(" INDEXED BY {index}"))
-            .unwrap_or_default();
-        let (sql, values) =
-            filter.page_query(tenant, cursor, limit, &hint, false, |n| format!("?{n}"));
+        let (sql, values) = search_query(tenant, filter, cursor, limit);
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
         let params = values.iter().map(|v| match v {
@@ -766,6 +764,84 @@ fn insert_records(
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
+
+    #[test]
+    fn every_audit_filter_is_an_index_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let text = |v: &str| Some(v.to_owned());
+        let filters = [
+            AuditFilter::default(),
+            AuditFilter {
+                actor: text("a"),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                outcome: text("denied"),
+                role: text("staff"),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                record_type: text("T"),
+                record_id: text("1"),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                source_ip: text("10.0.0.1"),
+                from: Some(5),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                action: text("view"),
+                operation: text("x"),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                from: Some(5),
+                to: Some(9),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                to: Some(9),
+                ..AuditFilter::default()
+            },
+        ];
+        for f in &filters {
+            for cursor in [
+                AuditCursor::Before(None),
+                AuditCursor::Before(Some(9)),
+                AuditCursor::After(3),
+            ] {
+                let (sql, values) = search_query("t", f, cursor, 50);
+                let conn = store.conn();
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let params = values.iter().map(|v| match v {
+                    SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                    SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+                });
+                let plan: Vec<String> = stmt
+                    .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let searches: Vec<&String> = plan
+                    .iter()
+                    .filter(|p| p.contains("audit_records"))
+                    .collect();
+                assert!(
+                    searches.iter().all(|p| p.starts_with("SEARCH")),
+                    "{f:?}: {plan:?}"
+                );
+                assert!(
+                    !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+                    "{f:?}: {plan:?}"
+                );
+                if f.index().is_none() && (f.from.is_some() || f.to.is_some()) {
+                    assert!(plan.iter().any(|p| p.contains("audit_by_time")), "{plan:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn migrates_and_round_trips() {
