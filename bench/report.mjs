@@ -494,7 +494,7 @@ function render(dir) {
   const sizes2 = readJson(join(dir, 'wasm-size.json'));
   if (sizes2) {
     const total = sizes2.named.profiled;
-    L.push(`Shipped module: ${sizes2.shipped.bytes.toLocaleString('en-US')} B, ${sizes2.shipped.gzip.toLocaleString('en-US')} B gzip -9. Named build: ${sizes2.named.bytes.toLocaleString('en-US')} B, of which twiggy attributes ${total.toLocaleString('en-US')} B to items.`, '');
+    L.push(`Shipped module: ${sizes2.shipped.bytes.toLocaleString('en-US')} B, ${sizes2.shipped.gzip.toLocaleString('en-US')} B gzip -9. Named build: ${sizes2.named.bytes.toLocaleString('en-US')} B, of which ${(sizes2.named.names ?? 0).toLocaleString('en-US')} B are the names (not shipped, left out) and ${total.toLocaleString('en-US')} B the items profiled.`, '');
     L.push(table(['crate', 'bytes', 'share', 'items', 'largest item'], sizes2.crates.slice(0, 30).map((c) => [
       `\`${c.crate}\``, c.bytes.toLocaleString('en-US'), `${((100 * c.bytes) / total).toFixed(1)}%`, String(c.items),
       c.largest[0] ? `${c.largest[0].name.slice(0, 90).replace(/[|`]/g, ' ')} (${c.largest[0].bytes.toLocaleString('en-US')} B)` : '—',

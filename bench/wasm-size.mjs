@@ -16,7 +16,8 @@ import { gzipSync } from 'node:zlib';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const args = process.argv.slice(2);
-const out = args[args.indexOf('--json') + 1];
+const jsonAt = args.indexOf('--json');
+const out = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'phylax', 'target');
 const tools = join(homedir(), '.cache', 'phylax', 'tools', 'bin');
 const tool = (name) => (existsSync(join(tools, name)) ? join(tools, name) : name);
@@ -32,7 +33,7 @@ run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown'
 });
 const work = mkdtempSync(join(tmpdir(), 'phylax-size-'));
 try {
-  run(tool('wasm-bindgen'), ['--target', 'web', '--out-dir', work, '--out-name', 'phylax', '--weak-refs', '--keep-debug',
+  run(tool('wasm-bindgen'), ['--target', 'web', '--out-dir', work, '--out-name', 'phylax', '--weak-refs',
     join(sizeTarget, 'wasm32-unknown-unknown', 'wasm-release', 'phylax_wasm.wasm')]);
   const named = join(work, 'phylax_bg.wasm');
   run(join(root, 'js', 'node_modules', '.bin', 'wasm-opt'), ['-Oz', '-g', '--enable-reference-types', '--enable-bulk-memory',
@@ -47,8 +48,9 @@ try {
   for (const std of ['core', 'alloc', 'std']) crates.add(std);
   const STD = new Set(['core', 'alloc', 'std']);
   const crateOf = (name) => {
-    if (/^data\[\d+\]$/.test(name)) return '(data segments: string literals, tables)';
-    if (/^(__wbg|__wbindgen|wasm_bindgen)/.test(name)) return 'wasm_bindgen';
+    if (/^data segment|^data\[\d+\]$/.test(name)) return '(data segments: string literals, tables)';
+    if (/^custom section/.test(name)) return '(custom sections)';
+    if (/^(__wbg|__wbindgen|wasm_bindgen)|( multivalue| externref)? shim$/.test(name)) return 'wasm_bindgen';
     if (/^(code|table|elem|type|import|export|global|custom)\[|^"|section/i.test(name)) return '(wasm sections and headers)';
     // The first crate named that is not the standard library owns it (a generic of
     // core over a Cedar type is Cedar's); else the standard library.
@@ -57,8 +59,15 @@ try {
   };
   const byCrate = new Map();
   let total = 0;
+  // The names themselves (the `name` custom section) are what this build adds to the
+  // shipped module: left out of the profile.
+  let names = 0;
   for (const item of items.items ?? items) {
     const size = item.shallow_size ?? item.shallowSize ?? 0;
+    if (/^custom section '\.?name'|names" subsection$/.test(item.name)) {
+      names += size;
+      continue;
+    }
     total += size;
     const crate = crateOf(item.name);
     const entry = byCrate.get(crate) ?? { crate, bytes: 0, items: 0, largest: [] };
@@ -73,7 +82,7 @@ try {
   const shippedBytes = readFileSync(shipped);
   const result = {
     shipped: { bytes: statSync(shipped).size, gzip: gzipSync(shippedBytes, { level: 9 }).length },
-    named: { bytes: statSync(named).size, profiled: total },
+    named: { bytes: statSync(named).size, names, profiled: total },
     crates: rows,
   };
   for (const r of rows.slice(0, 25)) {

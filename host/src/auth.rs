@@ -291,11 +291,13 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     // Only owned parts cross the awaits below (a `Request` is not `Sync`).
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let insecure = session::insecure_ok(ip, req.headers());
     let seen = Seen {
-        ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip()),
+        ip,
         method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
         route: req
@@ -304,7 +306,7 @@ pub async fn authenticate(
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
         authorization: req.headers().get(header::AUTHORIZATION).cloned(),
-        session_cookie: session::cookie_value(req.headers()),
+        session_cookie: session::cookie_value(req.headers(), insecure),
         csrf: header_text(req.headers(), session::CSRF_HEADER),
         break_glass: header_text(req.headers(), BREAK_GLASS_HEADER),
         tenant_header: header_text(req.headers(), TENANT_HEADER),
@@ -314,7 +316,15 @@ pub async fn authenticate(
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Err(e) => before_body(e.into_response()),
+        Err(e) => {
+            let invalid_session = e.body.code == "auth.session_invalid";
+            let mut resp = before_body(e.into_response());
+            // A cookie that no longer opens is removed, so the browser stops sending it.
+            if let (true, Ok(clear)) = (invalid_session, session::set_cookie(None, 0, insecure)) {
+                resp.headers_mut().insert(header::SET_COOKIE, clear);
+            }
+            resp
+        }
     }
 }
 

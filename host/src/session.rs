@@ -4,9 +4,10 @@
 //! Signing in (`POST /v1/session` with `Authorization: Bearer`) seals the credential,
 //! an expiry and a random CSRF token under the root key ([`RootKey::seal_token`],
 //! AES-256-GCM, its own associated-data domain) into the `phylax_session` cookie:
-//! `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page sends it),
-//! `Path=/`, `Secure` unless the server is reached over plain HTTP on loopback. The
-//! server keeps nothing, so every node of a cluster (same root key) accepts it.
+//! `HttpOnly` (no script reads it), `SameSite=Strict` (no cross-site request carries it),
+//! `Path=/`, and `Secure` with the `__Host-` name prefix (so no sibling subdomain can
+//! plant its own) unless the browser reaches the server over plain HTTP on loopback.
+//! The server keeps nothing, so every node of a cluster (same root keys) accepts it.
 //!
 //! Every request that authenticates with the cookie is re-verified as if the credential
 //! had been sent (a revoked or rotated API key, an expired JWT, a changed admin token end
@@ -27,8 +28,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ApiError, ApiResult};
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP on loopback (development).
 pub const COOKIE: &str = "phylax_session";
+/// The cookie's name everywhere else: `__Host-` makes the browser refuse it unless it is
+/// `Secure`, for `Path=/` and without `Domain`.
+pub const SECURE_COOKIE: &str = "__Host-phylax_session";
+/// Longest `Set-Cookie` a browser is sure to keep (they drop larger ones silently).
+pub const MAX_SET_COOKIE_LEN: usize = 4000;
 /// The header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-phylax-csrf";
 /// How long a session lasts, seconds (8 hours; the credential may end it sooner).
@@ -162,21 +168,33 @@ pub fn check_csrf(meta: &SessionMeta, sent: Option<&str>) -> ApiResult<()> {
     }
 }
 
-/// The session cookie's value in the request's `Cookie` headers, if any.
-pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+/// The session cookie's name: [`SECURE_COOKIE`] unless `insecure`.
+pub fn cookie_name(insecure: bool) -> &'static str {
+    if insecure {
+        COOKIE
+    } else {
+        SECURE_COOKIE
+    }
+}
+
+/// The session cookie's value in the request's `Cookie` headers, if any (the name
+/// [`cookie_name`] gives: a `Secure` server never reads the plain-named one).
+pub fn cookie_value(headers: &HeaderMap, insecure: bool) -> Option<String> {
+    let wanted = cookie_name(insecure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the cookie may go without `Secure`: only when the browser reaches the server
-/// over plain HTTP on a loopback address (development), never behind a TLS proxy.
+/// Whether the cookie may go without `Secure`: only when the request comes from a
+/// loopback address without `X-Forwarded-Proto: https` (development). A TLS proxy on
+/// the same host must send that header, or the cookie goes without `Secure`.
 pub fn insecure_ok(peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
     peer.is_some_and(|ip| ip.is_loopback()) && !behind_tls(headers)
 }
@@ -191,14 +209,23 @@ pub fn behind_tls(headers: &HeaderMap) -> bool {
 }
 
 /// The `Set-Cookie` value that installs a session (`value`) or, with `None`, removes it.
-pub fn set_cookie(value: Option<&str>, max_age: u64, secure: bool) -> ApiResult<HeaderValue> {
-    let secure = if secure { "; Secure" } else { "" };
+pub fn set_cookie(value: Option<&str>, max_age: u64, insecure: bool) -> ApiResult<HeaderValue> {
+    let name = cookie_name(insecure);
+    let secure = if insecure { "" } else { "; Secure" };
     let text = Zeroizing::new(match value {
         Some(v) => {
-            format!("{COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+            format!("{name}={v}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
         }
-        None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     });
+    if text.len() > MAX_SET_COOKIE_LEN {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "session.credential_too_large",
+            format!("this credential makes a session cookie over {MAX_SET_COOKIE_LEN} bytes, which browsers drop"),
+            "sign in with a shorter credential (an API key, or a JWT with fewer claims)",
+        ));
+    }
     HeaderValue::from_str(&text).map_err(ApiError::internal)
 }
 
@@ -262,12 +289,32 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; phylax_session=xyz; b=2"),
         );
-        assert_eq!(cookie_value(&h).as_deref(), Some("xyz"));
+        assert_eq!(cookie_value(&h, true).as_deref(), Some("xyz"));
+        // A Secure server reads only the `__Host-` name (a sibling domain cannot set it).
+        assert_eq!(cookie_value(&h, false), None);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-phylax_session=abc"),
+        );
+        assert_eq!(cookie_value(&h, false).as_deref(), Some("abc"));
         let mut h = HeaderMap::new();
         h.append(
             header::COOKIE,
             HeaderValue::from_static("phylax_session_x=1"),
         );
-        assert_eq!(cookie_value(&h), None);
+        assert_eq!(cookie_value(&h, true), None);
+    }
+
+    #[test]
+    fn a_cookie_browsers_would_drop_is_refused() {
+        assert!(set_cookie(Some(&"a".repeat(3800)), 5, false).is_ok());
+        let e = set_cookie(Some(&"a".repeat(4000)), 5, false).unwrap_err();
+        assert_eq!(e.body.code, "session.credential_too_large");
+        let set = set_cookie(Some("v"), 5, false).unwrap();
+        assert!(set
+            .to_str()
+            .unwrap()
+            .starts_with("__Host-phylax_session=v; Path=/;"));
+        assert!(set.to_str().unwrap().ends_with("; Secure"));
     }
 }

@@ -160,7 +160,19 @@ impl AppState {
 
     /// Rebuilds the engine from the store (after tenants or policies changed).
     pub async fn rebuild_engine(self: &Arc<Self>) -> ApiResult<()> {
+        self.rebuild_engine_unless(|| false).await
+    }
+
+    /// Rebuilds the engine, unless `current()` says, once the build lock is held (after
+    /// any build in progress), that the installed engine will do.
+    async fn rebuild_engine_unless(
+        self: &Arc<Self>,
+        current: impl FnOnce() -> bool,
+    ) -> ApiResult<()> {
         let _one = self.rebuild_lock.lock().await;
+        if current() {
+            return Ok(());
+        }
         // Read before the store is: the engine holds at least what that version says.
         let version = self.sync.version();
         let state = self.clone();
@@ -218,8 +230,11 @@ impl AppState {
         self.sync.poll_now(self).await?;
         // The background poller may have seen this write first and be rebuilding: wait
         // for an engine built at or after the write, whoever builds it.
-        if self.engine_built.load(std::sync::atomic::Ordering::Acquire) < self.sync.engine_dirty() {
-            self.rebuild_engine().await?;
+        let current = || {
+            self.engine_built.load(std::sync::atomic::Ordering::Acquire) >= self.sync.engine_dirty()
+        };
+        if !current() {
+            self.rebuild_engine_unless(current).await?;
         }
         Ok(())
     }

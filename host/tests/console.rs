@@ -75,7 +75,24 @@ fn a_session_holds_the_credential_sealed_and_needs_its_csrf_token() {
         Some("{}"),
         &[("x-forwarded-proto", "https")],
     );
-    assert!(session_cookie(&tls).1.contains("Secure"));
+    let (secure_pair, secure_attrs) = session_cookie(&tls);
+    assert!(secure_attrs.contains("Secure"), "{secure_attrs}");
+    // Behind TLS the name carries `__Host-` (no Domain, Path=/, Secure: no sibling
+    // subdomain can plant one), and the plain name is not read.
+    assert!(
+        secure_pair.starts_with("__Host-phylax_session="),
+        "{secure_pair}"
+    );
+    let plain = secure_pair.trim_start_matches("__Host-");
+    with_cookie(
+        &server,
+        "GET",
+        "/v1/tenants",
+        plain,
+        Some(tls.json()["ok"]["csrf"].as_str().unwrap()),
+        &[("x-forwarded-proto", "https")],
+    )
+    .assert_error(401, "auth.missing");
     assert!(tls
         .header("strict-transport-security")
         .is_some_and(|h| h.starts_with("max-age=")));
@@ -109,8 +126,12 @@ fn a_session_holds_the_credential_sealed_and_needs_its_csrf_token() {
         "phylax_session=garbage",
         "phylax_session=x",
     ] {
-        with_cookie(&server, "GET", "/v1/tenants", bad, Some(&csrf), &[])
-            .assert_error(401, "auth.session_invalid");
+        let r = with_cookie(&server, "GET", "/v1/tenants", bad, Some(&csrf), &[]);
+        r.assert_error(401, "auth.session_invalid");
+        // ... and removed, so the browser stops sending it.
+        let (gone, attrs) = session_cookie(&r);
+        assert_eq!(gone, "phylax_session=");
+        assert!(attrs.contains("Max-Age=0"), "{attrs}");
     }
     // A server under another root key does not accept it.
     let other_dir = tempfile::tempdir().unwrap();

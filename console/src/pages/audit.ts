@@ -85,6 +85,9 @@ export function auditPage(root: HTMLElement): void {
       sourceIp: f.sourceIp.value.trim(), from: unix(f.from.value), to: unix(f.to.value),
     };
   }
+  // The filters of the view shown: taken when Apply (or Clear) is pressed, so paging and
+  // export never mix a half-edited form with the shown pages' cursors.
+  let applied = filters();
 
   // Verification.
   const verifyResult = h('p', { id: 'verify-result', 'aria-live': 'polite' });
@@ -104,7 +107,7 @@ export function auditPage(root: HTMLElement): void {
   const exporter = (format: 'jsonl' | 'csv', label: string) => {
     const b = h('button', { type: 'button', class: 'secondary' }, label);
     b.addEventListener('click', () => void run(async () => {
-      const res = await request('GET', `${base}/export`, { query: { format, ...filters() }, data: true });
+      const res = await request('GET', `${base}/export`, { query: { format, ...applied }, data: true });
       const blob = await res.blob();
       download(blob, `audit-${tenant}.${format}`);
       showStatus(`Exported ${format === 'csv' ? 'CSV' : 'JSON Lines'} (${blob.size} bytes).`);
@@ -133,7 +136,7 @@ export function auditPage(root: HTMLElement): void {
   async function load(): Promise<void> {
     const mine = ++latest;
     const before = cursors[cursors.length - 1];
-    const page = await api<RecordPage>('GET', `${base}/events`, { query: { order: 'desc', limit: PAGE, before, ...filters() }, data: true });
+    const page = await api<RecordPage>('GET', `${base}/events`, { query: { order: 'desc', limit: PAGE, before, ...applied }, data: true });
     if (mine !== latest || !tableBody.isConnected) return;
     loaded = true;
     next = page.next;
@@ -165,11 +168,13 @@ export function auditPage(root: HTMLElement): void {
   filterForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     cursors = [undefined];
+    applied = filters();
     void run(load, applyBtn);
   });
   filterForm.addEventListener('reset', () => {
     setTimeout(() => {
       cursors = [undefined];
+      applied = filters();
       if (loaded) void run(load);
     }, 0);
   });

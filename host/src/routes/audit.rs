@@ -333,6 +333,19 @@ pub struct RecordPage {
     pub next: Option<u64>,
 }
 
+/// Records of `tenant` matching `filter` from `cursor`, as stored: `(seq, JSON)`.
+async fn search_raw(
+    state: &Arc<AppState>,
+    tenant: &str,
+    filter: AuditFilter,
+    cursor: AuditCursor,
+    limit: u32,
+) -> ApiResult<Vec<(u64, String)>> {
+    let store = state.store.clone();
+    let t = tenant.to_owned();
+    blocking(move || Ok(store.audit_search(&t, &filter, cursor, limit)?)).await
+}
+
 /// Records of `tenant` matching `filter` from `cursor`, parsed.
 async fn search(
     state: &Arc<AppState>,
@@ -341,10 +354,9 @@ async fn search(
     cursor: AuditCursor,
     limit: u32,
 ) -> ApiResult<Vec<AuditRecord>> {
-    let store = state.store.clone();
-    let t = tenant.to_owned();
-    let rows = blocking(move || Ok(store.audit_search(&t, &filter, cursor, limit)?)).await?;
-    rows.iter()
+    search_raw(state, tenant, filter, cursor, limit)
+        .await?
+        .iter()
         .map(|(_, json)| serde_json::from_str(json).map_err(ApiError::internal))
         .collect()
 }
@@ -409,7 +421,7 @@ pub async fn export(
     }
     let mut after = 0;
     loop {
-        let page = search(
+        let page = search_raw(
             &state,
             &tenant,
             filter.clone(),
@@ -417,17 +429,24 @@ pub async fn export(
             PAGE,
         )
         .await?;
-        for record in &page {
+        // Records as stored: a record that no longer parses (altered in the store) is
+        // exported as it is, not dropped and not failing the export.
+        for (seq, json) in &page {
             match format {
                 Format::Jsonl => {
-                    out.push_str(&serde_json::to_string(record).map_err(ApiError::internal)?);
+                    out.push_str(json);
                     out.push('\n');
                 }
-                Format::Csv => out.push_str(&csv_row(record)),
+                Format::Csv => out.push_str(&match serde_json::from_str::<AuditRecord>(json) {
+                    Ok(record) => csv_row(&record),
+                    Err(_) => format!(
+                        "{seq},,,,,,,,,,,record does not parse (altered in the store?),\r\n"
+                    ),
+                }),
             }
         }
         match page.last() {
-            Some(last) if page.len() == PAGE as usize => after = last.seq,
+            Some((last, _)) if page.len() == PAGE as usize => after = *last,
             _ => break,
         }
     }

@@ -98,8 +98,8 @@ pub async fn create(
         );
         audit_if_tenant(&state, tenant, ev).await?;
     }
-    let secure = !session::insecure_ok(peer(&caller), &headers);
-    let set = session::set_cookie(Some(&cookie), expires_at.saturating_sub(at), secure)?;
+    let insecure = session::insecure_ok(peer(&caller), &headers);
+    let set = session::set_cookie(Some(&cookie), expires_at.saturating_sub(at), insecure)?;
     let mut resp = ok(info(&caller.credential, csrf, expires_at));
     resp.headers_mut().insert(header::SET_COOKIE, set);
     Ok(resp)
@@ -125,8 +125,8 @@ pub async fn current(caller: Caller) -> ApiResult<Response> {
 /// `DELETE /v1/session`: signs out (removes the cookie).
 #[utoipa::path(delete, path = "/v1/session", responses((status = 200, description = "`{\"ok\": {\"signedOut\": true}}`")), security(("bearer" = [])))]
 pub async fn delete(caller: Caller, headers: HeaderMap, _body: Bytes) -> ApiResult<Response> {
-    let secure = !session::insecure_ok(peer(&caller), &headers);
-    let set = session::set_cookie(None, 0, secure)?;
+    let insecure = session::insecure_ok(peer(&caller), &headers);
+    let set = session::set_cookie(None, 0, insecure)?;
     let mut resp = ok(serde_json::json!({ "signedOut": true })).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, set);
     Ok(resp)

@@ -215,9 +215,6 @@ pub struct Change {
 /// Changes kept for pollers; a node further behind than this starts from a clean cache.
 pub const CHANGES_KEPT: u64 = 10_000;
 
-/// What [`Store::append_audit_locked`] asks of its caller for one tenant: given the
-/// chain's committed head (its last `(seq, record JSON)`, `None` for an empty chain),
-/// the records to append after it.
 /// What an audit query selects: each filter exact (the time range inclusive), all
 /// combined with AND, run by the database over the indexed columns of
 /// `migrations/*audit_filters.sql`. The default selects every record.
@@ -344,10 +341,13 @@ impl AuditFilter {
         for (op, v) in &range {
             clauses.push(format!("{time} {op} {}", bind(int(*v))));
         }
-        if chosen.is_none() && !range.is_empty() {
-            // A time range alone: the sequence numbers it spans, read from the time
-            // index (covering: no record is read), bound the walk of the primary key,
-            // so a range far back in the chain is not reached by walking from the head.
+        if chosen.is_none() && !range.is_empty() && matches!(cursor, AuditCursor::Before(_)) {
+            // A time range alone, newest first: the sequence numbers it spans, read
+            // from the time index (covering: no record is read), bound the walk of the
+            // primary key, so a range far back in the chain is not reached by walking
+            // from the head. It costs a scan of the range's index entries per page; an
+            // oldest-first walk (the export) goes without it, each page starting where
+            // the last ended.
             for (agg, cmp) in [("MIN", ">="), ("MAX", "<=")] {
                 let mut sub = format!(
                     "seq {cmp} (SELECT {agg}(seq) FROM audit_records{} WHERE tenant = {}",
@@ -383,6 +383,9 @@ impl AuditFilter {
     }
 }
 
+/// What [`Store::append_audit_locked`] asks of its caller for one tenant: given the
+/// chain's committed head (its last `(seq, record JSON)`, `None` for an empty chain),
+/// the records to append after it.
 pub type ChainBuilder<'a> = dyn FnMut(&str, Option<(u64, String)>) -> Vec<(u64, String)> + 'a;
 
 /// The server's state store.
