@@ -143,6 +143,11 @@ setSignedOutHandler(() => {
 
 onChange(() => render());
 window.addEventListener('hashchange', () => render());
+// The skip link moves focus to the content; as a `#main` hash it would be a route.
+document.querySelector('a.skip')?.addEventListener('click', (ev) => {
+  ev.preventDefault();
+  document.getElementById('main')?.focus();
+});
 
 async function boot(): Promise<void> {
   try {

@@ -109,12 +109,13 @@ export function tenantPicker(label = 'Tenant'): HTMLElement {
  */
 export function breakGlassPanel(what: string, onSet?: () => void): HTMLElement | null {
   if (!isAdmin()) return null;
-  const input = h('input', { type: 'text', name: 'breakGlassReason', value: state.breakGlass, required: true, autocomplete: 'off' });
+  // Sent as the `X-Phylax-Break-Glass` header: printable ASCII, one line, at most 1 KiB.
+  const input = h('input', { type: 'text', name: 'breakGlassReason', value: state.breakGlass, required: true, autocomplete: 'off', pattern: '[ -~]*', maxlength: 1024 });
   const form = h('form', { class: 'notice', 'aria-label': 'Break-glass access' },
     h('p', {}, h('strong', {}, 'Break-glass access. '),
       `As platform admin you are reaching tenant ${state.tenant ?? ''}'s data (${what}). Every request carries your reason and is recorded in the tenant's audit chain.`),
     h('div', { class: 'row' },
-      field('Break-glass reason', input),
+      field('Break-glass reason', input, { hint: 'A ticket id and a sentence, in plain ASCII on one line; never PHI.' }),
       h('button', { type: 'submit' }, 'Use this reason')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -124,7 +125,7 @@ export function breakGlassPanel(what: string, onSet?: () => void): HTMLElement |
       onSet?.();
     }
   });
-  input.addEventListener('input', () => { state.breakGlass = input.value.trim(); });
+  input.addEventListener('input', () => { state.breakGlass = input.checkValidity() ? input.value.trim() : ''; });
   return form;
 }
 
