@@ -180,10 +180,33 @@ const coldScript = `
   engine.authorize(${JSON.stringify(cases[0].request)});
   const t3 = performance.now();
   console.log(JSON.stringify({ importMs: t1 - t0, bundleMs: t2 - t1, firstDecisionMs: t3 - t2 }));`;
-const coldRuns = Array.from({ length: plan.coldRuns }, () =>
-  JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: js, encoding: 'utf8' })));
+// cedar-wasm doing the same from nothing: import, preparse the same schema and policies,
+// one stateful decision of the same request (with every entity, as it keeps none).
+const cedarColdScript = `
+  const t0 = performance.now();
+  const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
+  const t1 = performance.now();
+  const s = cedar.preparseSchema('pack', ${JSON.stringify(pack.schema)});
+  const p = cedar.preparsePolicySet('pack', ${JSON.stringify(policies)});
+  const t2 = performance.now();
+  const d = cedar.statefulIsAuthorized({ ...${JSON.stringify(cedarCall(cases[0]))}, preparsedSchemaName: 'pack', preparsedPolicySetId: 'pack' });
+  const t3 = performance.now();
+  for (const a of [s, p, d]) if (a.type !== 'success') throw new Error(JSON.stringify(a.errors));
+  console.log(JSON.stringify({ importMs: t1 - t0, preparseMs: t2 - t1, firstDecisionMs: t3 - t2, decision: d.response.decision }));`;
+// Fresh processes, the two interleaved so drift in the machine's load hits both alike.
+const coldRuns = [];
+const cedarColdRuns = [];
+for (let i = 0; i < plan.coldRuns; i++) {
+  coldRuns.push(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: js, encoding: 'utf8' })));
+  cedarColdRuns.push(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', cedarColdScript], { cwd: js, encoding: 'utf8' })));
+}
 // The median of each phase over fresh processes.
-const cold = Object.fromEntries(Object.keys(coldRuns[0]).map((k) => [k, median(coldRuns.map((r) => r[k]))]));
+const medians = (runs) => Object.fromEntries(Object.keys(runs[0]).filter((k) => k.endsWith('Ms')).map((k) => [k, median(runs.map((r) => r[k]))]));
+const cold = medians(coldRuns);
+const cedarCold = medians(cedarColdRuns);
+const totalMs = (runs) => median(runs.map((r) => Object.entries(r).filter(([k]) => k.endsWith('Ms')).reduce((a, [, v]) => a + v, 0)));
+cold.totalMs = totalMs(coldRuns);
+cedarCold.totalMs = totalMs(cedarColdRuns);
 const ourWasm = readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'));
 const cedarWasm = readFileSync(join(require.resolve('@cedar-policy/cedar-wasm/nodejs').replace(/cedar_wasm\.js$/, ''), 'cedar_wasm_bg.wasm'));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
@@ -215,12 +238,14 @@ console.log(`| .wasm size (raw / gzip -9) | ${kb(ourWasm.length)} / ${kb(gz(ourW
 console.log(`| cold start: import + instantiate | ${cold.importMs.toFixed(1)} ms | |`);
 console.log(`| cold start: load signed bundle | ${cold.bundleMs.toFixed(1)} ms | |`);
 console.log(`| cold start: first decision | ${cold.firstDecisionMs.toFixed(2)} ms | |`);
+console.log(`| cold start, total (cedar-wasm: import + preparse + first stateful decision) | ${cold.totalMs.toFixed(1)} ms | ${cedarCold.totalMs.toFixed(1)} ms |`);
 if (args.json) {
   writeFileSync(args.json, `${JSON.stringify({
     quick: Boolean(args.quick), plan, node: process.version, platform: `${process.platform}/${process.arch}`,
     cedarWasm: cedar.getCedarSDKVersion?.() ?? null, cedarLang: cedar.getCedarLangVersion?.() ?? null,
     cases: cases.length, disagreements, decisions, encryption, plans,
     coldStart: { ...cold, runs: coldRuns },
+    coldStartCedar: { ...cedarCold, runs: cedarColdRuns },
     wasmSize: {
       phylax: { raw: ourWasm.length, gzip: gz(ourWasm) },
       cedarWasm: { raw: cedarWasm.length, gzip: gz(cedarWasm) },
