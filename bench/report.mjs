@@ -331,6 +331,11 @@ function render(dir) {
     let totalWall = 0;
     for (let i = 1; i < steps.length; i++) {
       const [a, b] = [steps[i - 1], steps[i]];
+      // A run again with --keep starts with its own `start`: the gap before it is no step.
+      if (b.step === 'start') {
+        rows.push(['(areas run again with `--keep`)', '', '', '', '']);
+        continue;
+      }
       const wall = b.t - a.t;
       totalWall += wall;
       const capacity = wall * hz * (m.cores || 1);
