@@ -25,3 +25,4 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod unread_body;

@@ -140,6 +140,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             time_limit(timeout, req, next)
         }))
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(console::security_headers))
         .layer(TraceLayer::new_for_http())

@@ -681,3 +681,56 @@ fn a_published_policy_decides_the_next_request() {
         std::thread::sleep(std::time::Duration::from_millis((i * 37) % 250));
     }
 }
+
+/// A handler that answers without reading the body (verify takes none) must not leave
+/// a keep-alive client with a connection the server is about to close: the answer says
+/// `Connection: close`. Before, hyper closed it silently when the body came late, and a
+/// pooled client's next request failed with "peer disconnected" (a CI flake under load).
+#[test]
+fn an_unread_body_closes_the_connection_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    server.create_tenant("acme");
+    let reader = server.api_key("acme", &["audit:read"]);
+    // The body comes late, at several delays (the handler does not wait for it); then a
+    // second request on the same connection. If the server closed the connection, its
+    // answer must have said so.
+    use std::io::{Read, Write};
+    for delay_ms in [0, 2, 10, 30, 60, 120, 300] {
+        let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let head = format!(
+            "POST /v1/tenants/acme/audit/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {reader}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = stream.write_all(b"{}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut first = vec![0u8; 64 * 1024];
+        let n = stream.read(&mut first).unwrap();
+        let first = String::from_utf8_lossy(&first[..n]).to_ascii_lowercase();
+        assert!(first.starts_with("http/1.1 200"), "{first}");
+        let said_close = first.contains("\r\nconnection: close\r\n");
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut second = Vec::new();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let _ = stream.read_to_end(&mut second);
+        let answered = String::from_utf8_lossy(&second).starts_with("HTTP/1.1 200");
+        assert!(
+            answered || said_close,
+            "delay {delay_ms} ms: the connection was closed after an answer that did not say so: {first}"
+        );
+    }
+    // A body that is read keeps the connection for the next request.
+    let r = server.admin(
+        "POST",
+        "/v1/tenants",
+        Some(&json!({"id": "beta"}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("connection"), None);
+}

@@ -75,7 +75,11 @@ impl Server {
             .args(defaults)
             .args(args)
             .env("PHYLAX_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "warn")
+            // PHYLAX_TEST_RUST_LOG sets the servers' log filter (with PHYLAX_TEST_SERVER_LOG).
+            .env(
+                "RUST_LOG",
+                std::env::var("PHYLAX_TEST_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             // PHYLAX_TEST_SERVER_LOG=1 shows the servers' logs (for debugging a test).
             .stderr(if std::env::var_os("PHYLAX_TEST_SERVER_LOG").is_some() {
