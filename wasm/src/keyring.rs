@@ -157,6 +157,33 @@ impl Keyring {
         check(self.inner.decrypt_field_bytes(field, record_id, ciphertext)).map(|p| p.to_vec())
     }
 
+    /// For the package's WebCrypto path (large values): `header(6) | associated data`
+    /// that seal (`version` 0: the active one) or open a field value under `version`.
+    /// Internal to the package (`keyring.ts`); checks what `encryptBytes` checks.
+    #[wasm_bindgen(js_name = __fieldSealing)]
+    pub fn field_sealing(
+        &self,
+        field: &str,
+        record_id: &str,
+        version: u32,
+    ) -> Result<Vec<u8>, JsValue> {
+        let (header, aad) = check(self.inner.field_sealing(
+            field,
+            record_id,
+            (version != 0).then_some(version),
+        ))?;
+        Ok([&header[..], &aad[..]].concat())
+    }
+
+    /// For the package's WebCrypto path: the field's 32-byte subkey under `version`,
+    /// copied straight into a JS `Uint8Array` (the WASM copy is wiped on return) that
+    /// `keyring.ts` imports once as a non-extractable `CryptoKey` and then zero-fills.
+    #[wasm_bindgen(js_name = __fieldSubkey)]
+    pub fn field_subkey(&self, field: &str, version: u32) -> Result<js_sys::Uint8Array, JsValue> {
+        let subkey = check(self.inner.field_subkey(version, field))?;
+        Ok(js_sys::Uint8Array::from(&subkey.expose()[..]))
+    }
+
     /// Whether a ciphertext is under an older key version.
     #[wasm_bindgen(js_name = needsRewrap)]
     pub fn needs_rewrap(&self, ciphertext: &str) -> Result<bool, JsValue> {

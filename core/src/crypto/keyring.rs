@@ -531,6 +531,53 @@ impl Keyring {
         key.open(parts.nonce, &aad, parts.body_and_tag)
     }
 
+    /// The header and associated data that seal or open one field value under data-key
+    /// `version` (`None`: the active one), for a platform AES-256-GCM (WebCrypto) that
+    /// does the cipher itself: `header | nonce | AES-256-GCM(subkey, nonce, aad, value)`
+    /// is then byte for byte what [`Keyring::encrypt_field_bytes`] makes. Checks what the
+    /// core's own path checks: a live keyring, the names, a known version.
+    pub fn field_sealing(
+        &self,
+        field: &str,
+        record_id: &str,
+        version: Option<u32>,
+    ) -> Result<([u8; HEADER_LEN], Vec<u8>), CryptoError> {
+        self.check_live()?;
+        check_field(field, record_id)?;
+        let key_version = version.unwrap_or(self.state.data_keys.active);
+        if !self.data.contains_key(&key_version) {
+            return Err(CryptoError::UnknownKeyVersion {
+                kind: "data",
+                version: key_version,
+            });
+        }
+        let header = Header { key_version }.to_bytes();
+        let aad = envelope::field_aad(&self.state.tenant, field, record_id, &header);
+        Ok((header, aad))
+    }
+
+    /// The per-field subkey of data-key `version`, as bytes, for a platform AES-256-GCM
+    /// to import once as a non-extractable key. Everything sealed with it stays bound to
+    /// this tenant and field by the associated data ([`Keyring::field_sealing`]); the
+    /// bytes are wiped when the returned secret drops (docs/security.md says where they
+    /// travel in the npm package).
+    pub fn field_subkey(&self, version: u32, field: &str) -> Result<Secret32, CryptoError> {
+        self.check_live()?;
+        envelope::check_name("field path", field, false)?;
+        let key = self
+            .data
+            .get(&version)
+            .ok_or(CryptoError::UnknownKeyVersion {
+                kind: "data",
+                version,
+            })?;
+        derive_key(
+            key.expose(),
+            b"phx1/field-key",
+            &field_info(&self.state.tenant, field),
+        )
+    }
+
     /// Whether a text ciphertext was made under an older key version. Reads only the
     /// header (the first 8 base64 characters).
     pub fn needs_rewrap(&self, ciphertext: &str) -> Result<bool, CryptoError> {
@@ -833,5 +880,66 @@ mod tests {
         assert_eq!(&a[HEADER_LEN..HEADER_LEN + NONCE_LEN], &nonce);
         assert_eq!(a.len(), 5 + OVERHEAD);
         assert_eq!(&k.decrypt_field_bytes("f", "r", &a).unwrap()[..], b"hello");
+    }
+
+    /// The platform path (another AES-256-GCM over the exported subkey, header and
+    /// associated data) makes the core's bytes, under every version still held.
+    #[test]
+    fn field_sealing_and_subkey_reproduce_the_core_envelope() {
+        use crate::error::Diagnostic;
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let root = RootKey::insecure_dev_key().unwrap();
+        let mut k = Keyring::create("acme", &root, 1).unwrap();
+        let nonce = [0x22; NONCE_LEN];
+        let old = k
+            .encrypt_field_with_nonce_for_tests("notes", "r-1", b"old text", &nonce)
+            .unwrap();
+        k.rotate(&root, 2).unwrap();
+        let value = vec![0x5a_u8; 70_000];
+        let core = k
+            .encrypt_field_with_nonce_for_tests("notes", "r-1", &value, &nonce)
+            .unwrap();
+        let (header, aad) = k.field_sealing("notes", "r-1", None).unwrap();
+        let subkey = k.field_subkey(2, "notes").unwrap();
+        let cipher = aes_gcm::Aes256Gcm::new(subkey.expose().into());
+        let sealed = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &value,
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        assert_eq!([&header[..], &nonce[..], &sealed[..]].concat(), core);
+        // Opening the older version: its header's version, its subkey.
+        let (header1, aad1) = k.field_sealing("notes", "r-1", Some(1)).unwrap();
+        assert_eq!(&header1[..], &old[..HEADER_LEN]);
+        let cipher1 = aes_gcm::Aes256Gcm::new(k.field_subkey(1, "notes").unwrap().expose().into());
+        let opened = cipher1
+            .decrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: &old[HEADER_LEN + NONCE_LEN..],
+                    aad: &aad1,
+                },
+            )
+            .unwrap();
+        assert_eq!(opened, b"old text");
+        // Another field's subkey, an unknown version, a destroyed keyring: refused or
+        // useless, as on the core's path.
+        assert!(k.field_subkey(3, "notes").is_err());
+        assert!(k.field_sealing("notes", "r-1", Some(7)).is_err());
+        assert!(k.field_sealing("", "r-1", None).is_err());
+        assert_ne!(
+            k.field_subkey(2, "notes").unwrap().expose(),
+            k.field_subkey(2, "ssn").unwrap().expose()
+        );
+        k.destroy(3);
+        assert_eq!(
+            k.field_subkey(2, "notes").err().map(|e| e.code()),
+            Some("crypto.key_destroyed")
+        );
+        assert!(k.field_sealing("notes", "r-1", None).is_err());
     }
 }
