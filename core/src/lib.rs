@@ -7,7 +7,9 @@ pub mod crypto;
 pub mod error;
 pub mod identity;
 pub mod limits;
+#[cfg(feature = "policy")]
 pub mod policy;
+#[cfg(feature = "policy")]
 mod stack;
 pub mod webhook;
 

@@ -14,7 +14,7 @@
 //! | `rate.limited` | 429 with `Retry-After` |
 //! | `request.timeout` | 408 |
 //! | `store.unavailable` (the database is out of reach), `store.stale` (this node has not heard from it within the propagation bound) | 503 with `Retry-After` |
-//! | `store.*`, `internal.*`, `crypto.unwrap_failed`, `crypto.random_unavailable` | 500 |
+//! | `store.*`, `internal.*`, `crypto.unwrap_failed`, `crypto.random_unavailable`, `crypto.normalizer_unavailable` | 500 |
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -145,6 +145,7 @@ pub fn status_for_code(code: &str) -> StatusCode {
         "crypto.unwrap_failed"
         | "crypto.root_key_unknown"
         | "crypto.random_unavailable"
+        | "crypto.normalizer_unavailable"
         | "policy.random_unavailable" => StatusCode::INTERNAL_SERVER_ERROR,
         "tenant.exists" | "request.conflict" => StatusCode::CONFLICT,
         "request.too_large" => StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,8 +1,8 @@
 // Builds the npm package: the Rust core to wasm32, wasm-bindgen glue, wasm-opt, then tsc.
 // Usage: node scripts/build.mjs              (from js/; the test command runs it)
-//        node scripts/build.mjs --ts-only    (only tsc, reusing the glue already in src/wasm/)
+//        node scripts/build.mjs --ts-only    (only tsc, reusing the glue already in src/wasm*/)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,29 +27,52 @@ function which(name) {
 }
 
 const tsOnly = process.argv.includes('--ts-only');
-const glue = join(js, 'src', 'wasm');
-const wasm = join(glue, 'phylax_bg.wasm');
+
+/**
+ * The package's entries: the same TypeScript over its own build of the Rust bindings, so
+ * each carries only what it uses. `glue` is where wasm-bindgen writes that build's glue
+ * (`src/wasm/` is also what tsc type-checks against: the full set). `api` is the module
+ * the entry's `api.js` is compiled from. An entry whose cargo features equal an earlier
+ * one's reuses its build.
+ */
+const ENTRIES = [
+  // `phylax`: deciding with engines from signed bundles, and everything in `phylax/crypto`.
+  { name: 'runtime', dist: '', glue: 'src/wasm', profile: 'wasm-release', features: [], api: 'api' },
+  // `phylax/authoring`: everything, including `Engine.fromParts` and `validatePolicies`.
+  { name: 'authoring', dist: 'authoring', glue: 'src/wasm', profile: 'wasm-release', features: [], api: 'api' },
+  // `phylax/crypto`: fields, records, blind indexes, API keys, tokens, webhooks, audit; no Cedar.
+  { name: 'crypto', dist: 'crypto', glue: 'src/wasm-crypto', profile: 'wasm-crypto', features: ['--no-default-features'], api: 'api-crypto' },
+];
 
 if (tsOnly) {
-  if (!existsSync(wasm)) throw new Error(`--ts-only needs the wasm-bindgen output in ${glue}: run a full build once`);
+  for (const entry of ENTRIES) {
+    if (!existsSync(join(js, entry.glue, 'phylax_bg.wasm'))) throw new Error(`--ts-only needs the wasm-bindgen output in ${entry.glue}: run a full build once`);
+  }
 } else {
-  buildWasm();
+  const built = new Map();
+  for (const entry of ENTRIES) {
+    const key = [entry.profile, ...entry.features].join(' ');
+    if (built.get(key) === entry.glue) continue;
+    buildWasm(entry);
+    built.set(key, entry.glue);
+  }
 }
 
-/** Steps 1-3: the core to wasm32, the wasm-bindgen glue into src/wasm/, wasm-opt. */
-function buildWasm() {
+/** Steps 1-3 for one entry: the bindings to wasm32, the wasm-bindgen glue, wasm-opt. */
+function buildWasm(entry) {
   // 1. The core, compiled for the web.
-  const profile = 'wasm-release';
-  run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown', '--profile', profile, '--locked']);
-  const raw = join(target, 'wasm32-unknown-unknown', profile, 'phylax_wasm.wasm');
+  run('cargo', ['build', '-p', 'phylax-wasm', '--target', 'wasm32-unknown-unknown', '--profile', entry.profile, '--locked', ...entry.features]);
+  const raw = join(target, 'wasm32-unknown-unknown', entry.profile, 'phylax_wasm.wasm');
 
   // 2. JS glue. `--target web` gives an init that takes a URL, bytes or a compiled Module.
+  const glue = join(js, entry.glue);
   rmSync(glue, { recursive: true, force: true });
   run(which('wasm-bindgen'), ['--target', 'web', '--out-dir', glue, '--out-name', 'phylax', '--weak-refs', raw]);
   encodeLongStringsAtOnce(join(glue, 'phylax.js'));
   discardableInstance(join(glue, 'phylax.js'));
 
   // 3. Size: wasm-opt from npm binaryen (Debian's 108 breaks wasm-bindgen's output).
+  const wasm = join(glue, 'phylax_bg.wasm');
   run(join(js, 'node_modules', '.bin', 'wasm-opt'), [
     '-Oz', '--enable-reference-types', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
     '--enable-sign-ext', '--enable-multivalue', '--enable-mutable-globals', wasm, '-o', wasm,
@@ -126,12 +149,23 @@ function discardableInstance(file) {
   writeFileSync(dts, readFileSync(dts, 'utf8') + '\n/** Phylax: forgets the instance (after a trap) and returns its compiled module. */\nexport function __phylax_discard(): WebAssembly.Module | undefined;\n');
 }
 
-// 4. TypeScript, then the glue beside it.
+// 4. TypeScript once into dist/; then each entry's tree: the compiled modules (its own
+// `api.js`) and its glue beside them. The runtime entry is dist/ itself.
 const dist = join(js, 'dist');
 rmSync(dist, { recursive: true, force: true });
 run(join(js, 'node_modules', '.bin', 'tsc'), ['-p', join(js, 'tsconfig.json')]);
-mkdirSync(join(dist, 'wasm'), { recursive: true });
-for (const file of readdirSync(glue)) copyFileSync(join(glue, file), join(dist, 'wasm', file));
-
-const bytes = readFileSync(wasm);
-console.log(`phylax_bg.wasm: ${statSync(wasm).size} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
+const compiled = readdirSync(dist).filter((f) => /\.(js|d\.ts)$/.test(f));
+for (const entry of ENTRIES) {
+  const tree = join(dist, entry.dist);
+  mkdirSync(join(tree, 'wasm'), { recursive: true });
+  if (entry.dist !== '') {
+    for (const file of compiled) copyFileSync(join(dist, file), join(tree, file));
+  }
+  if (entry.api !== 'api') {
+    for (const ext of ['.js', '.d.ts']) copyFileSync(join(dist, entry.api + ext), join(tree, 'api' + ext));
+  }
+  for (const file of readdirSync(join(js, entry.glue))) copyFileSync(join(js, entry.glue, file), join(tree, 'wasm', file));
+  const bytes = readFileSync(join(tree, 'wasm', 'phylax_bg.wasm'));
+  const where = entry.dist === '' ? 'phylax' : `phylax/${entry.dist}`;
+  console.log(`${where}: phylax_bg.wasm ${bytes.length} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
+}

@@ -60,7 +60,8 @@ pub fn unix_seconds(now: f64) -> Result<u64, JsValue> {
     } else {
         Err(error_value(&ErrorBody {
             code: "request.malformed".to_owned(),
-            message: format!("`{now}` is not a time in whole unix seconds"),
+            // Not the number itself: formatting an f64 links ~14 KB of float printing.
+            message: "`now` is not a time in whole unix seconds (0 to 2^53 - 1)".to_owned(),
             hint: "pass Math.floor(Date.now() / 1000)".to_owned(),
         }))
     }

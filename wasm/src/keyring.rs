@@ -175,6 +175,14 @@ impl Keyring {
         Ok([&header[..], &aad[..]].concat())
     }
 
+    /// For the package's WebCrypto path: the 12-byte nonce to seal with, drawn where the
+    /// core draws its own (its pool; the fixed nonces of a conformance run), so both paths
+    /// make the same bytes. Draw it before `__fieldSealing`, as the core does.
+    #[wasm_bindgen(js_name = __fieldNonce)]
+    pub fn field_nonce() -> Result<Vec<u8>, JsValue> {
+        Ok(check(crypto::fresh_nonce())?.to_vec())
+    }
+
     /// For the package's WebCrypto path: the field's 32-byte subkey under `version`,
     /// copied straight into a JS `Uint8Array` (the WASM copy is wiped on return) that
     /// `keyring.ts` imports once as a non-extractable `CryptoKey` and then zero-fills.

@@ -8,9 +8,36 @@
 //! same value indexed two ways gives unrelated indexes.
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
 use super::error::CryptoError;
+
+/// Unicode NFKC. Natively (and in the wasmtime component) from the unicode-normalization
+/// crate's tables (feature `nfkc-tables`). The npm package is built without them (~124 KB
+/// of the module, 63 KB gzipped) and registers the platform's `String.prototype.normalize`
+/// instead ([`set_platform_nfkc`]); the two can differ only on characters newer than the
+/// platform's Unicode version (docs/security.md).
+static PLATFORM_NFKC: std::sync::OnceLock<fn(&str) -> Option<String>> = std::sync::OnceLock::new();
+
+/// Registers the platform's NFKC, for a build without `nfkc-tables` (the first call wins;
+/// with the tables it is never used). Without either, a casefold index fails closed with
+/// `crypto.normalizer_unavailable`.
+pub fn set_platform_nfkc(normalize: fn(&str) -> Option<String>) {
+    let _ = PLATFORM_NFKC.set(normalize);
+}
+
+#[cfg(feature = "nfkc-tables")]
+fn nfkc(value: &str) -> Result<String, CryptoError> {
+    use unicode_normalization::UnicodeNormalization;
+    Ok(value.nfkc().collect())
+}
+
+#[cfg(not(feature = "nfkc-tables"))]
+fn nfkc(value: &str) -> Result<String, CryptoError> {
+    PLATFORM_NFKC
+        .get()
+        .and_then(|normalize| normalize(value))
+        .ok_or(CryptoError::NormalizerUnavailable)
+}
 
 /// How a value is normalized before it is indexed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,17 +69,17 @@ impl Normalization {
     }
 
     /// Normalizes `value`.
-    pub fn apply(self, value: &str) -> String {
-        match self {
+    pub fn apply(self, value: &str) -> Result<String, CryptoError> {
+        Ok(match self {
             Self::Exact => value.to_owned(),
             Self::Trim => value.trim().to_owned(),
             Self::Casefold => {
-                let folded: String = value.nfkc().collect::<String>().to_lowercase();
+                let folded: String = nfkc(value)?.to_lowercase();
                 folded.split_whitespace().collect::<Vec<_>>().join(" ")
             }
             Self::Email => value.trim().to_lowercase(),
             Self::Digits => value.chars().filter(char::is_ascii_digit).collect(),
-        }
+        })
     }
 }
 
@@ -98,5 +125,31 @@ impl IndexSpec {
                 reason: format!("index length must be 4 to 32 bytes, not {}", self.bytes),
             })
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "nfkc-tables")))]
+mod platform_nfkc_tests {
+    use super::*;
+    use crate::error::Diagnostic;
+
+    /// Without the tables, casefold fails closed until the platform's NFKC is registered,
+    /// and then uses it; the other normalizations never need it.
+    #[test]
+    fn casefold_fails_closed_without_a_normalizer() {
+        assert_eq!(Normalization::Trim.apply(" a ").unwrap(), "a");
+        assert_eq!(
+            Normalization::Casefold
+                .apply("Ａnn")
+                .err()
+                .map(|e| e.code()),
+            Some("crypto.normalizer_unavailable")
+        );
+        // A stand-in for String.prototype.normalize("NFKC") on the one character used.
+        set_platform_nfkc(|s| Some(s.replace('Ａ', "A")));
+        assert_eq!(
+            Normalization::Casefold.apply(" Ａnn  Lee ").unwrap(),
+            "ann lee"
+        );
     }
 }

@@ -96,6 +96,10 @@ pub enum CryptoError {
     /// The operating system (or, in a browser, `crypto.getRandomValues`) gave no randomness.
     #[error("no secure randomness available")]
     RandomUnavailable,
+    /// No Unicode NFKC in this build: the npm package's module registers the platform's
+    /// on load; a build without it and without `nfkc-tables` cannot casefold.
+    #[error("no Unicode NFKC normalization is available in this build")]
+    NormalizerUnavailable,
 }
 
 impl Diagnostic for CryptoError {
@@ -113,6 +117,7 @@ impl Diagnostic for CryptoError {
             Self::InField { source, .. } => source.code(),
             Self::RootKeyUnknown { .. } => "crypto.root_key_unknown",
             Self::RandomUnavailable => "crypto.random_unavailable",
+            Self::NormalizerUnavailable => "crypto.normalizer_unavailable",
         }
     }
 
@@ -130,6 +135,7 @@ impl Diagnostic for CryptoError {
             Self::InField { source, .. } => source.hint(),
             Self::RootKeyUnknown { .. } => "hold that root key (PHYLAX_ROOT_KEYS lists every key still in use, the current one first); a key discarded after a rotation cannot be brought back, by design",
             Self::RandomUnavailable => "run where the OS or the browser offers a secure random source",
+            Self::NormalizerUnavailable => "load the module through the package (it registers `String.prototype.normalize`), or build phylax-core with `nfkc-tables`",
         }
     }
 }

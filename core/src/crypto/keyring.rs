@@ -641,7 +641,7 @@ impl Keyring {
     ) -> Result<String, CryptoError> {
         check_field(field, "")?;
         spec.check()?;
-        let normalized = Zeroizing::new(spec.normalization.apply(value));
+        let normalized = Zeroizing::new(spec.normalization.apply(value)?);
         let mut mac = HmacSha256::clone(&*self.index_field_key(version, field)?);
         let mut framed = Vec::with_capacity(16);
         push_framed(&mut framed, spec.normalization.as_str().as_bytes());

@@ -29,6 +29,12 @@ pub use record::{EncryptedRecord, FieldSpec, RecordSpec};
 pub use root_key::{RootKey, RootKeys};
 pub use secret::Secret32;
 
+/// A fresh 96-bit AES-GCM nonce from the core's source (the pool on wasm32, the fixed
+/// nonces of a conformance run): for a platform AES-GCM sealing what the core would.
+pub fn fresh_nonce() -> Result<[u8; aead::NONCE_LEN], CryptoError> {
+    random::nonce()
+}
+
 #[cfg(feature = "insecure-fixed-nonces")]
 #[doc(hidden)]
 pub use random::fixed::with_fixed_nonces;
