@@ -70,6 +70,7 @@ function buildWasm(entry) {
   run(which('wasm-bindgen'), ['--target', 'web', '--out-dir', glue, '--out-name', 'phylax', '--weak-refs', raw]);
   encodeLongStringsAtOnce(join(glue, 'phylax.js'));
   discardableInstance(join(glue, 'phylax.js'));
+  modulesFromAnyRealm(join(glue, 'phylax.js'));
 
   // 3. Size: wasm-opt from npm binaryen (Debian's 108 breaks wasm-bindgen's output).
   const wasm = join(glue, 'phylax_bg.wasm');
@@ -106,6 +107,29 @@ function encodeLongStringsAtOnce(file) {
     '',
   ].join('\n');
   writeFileSync(file, text.slice(0, at) + atOnce + text.slice(at));
+}
+
+/**
+ * Step 2b'. Two edits so bundlers and edge sandboxes get what the entries mean:
+ * - a `WebAssembly.Module` compiled in another realm (Next.js's self-hosted edge sandbox
+ *   compiles `?module` imports outside the sandbox) fails `instanceof` and the glue then
+ *   tries to compile it again from "bytes": it is recognised by its brand instead;
+ * - the glue's fallback `new URL('phylax_bg.wasm', import.meta.url)` makes Turbopack and
+ *   webpack emit the `.wasm` a second time although every entry passes the module: a
+ *   call without a source is refused instead.
+ * Fails the build if the glue changes shape.
+ */
+function modulesFromAnyRealm(file) {
+  const check = '    if (!(module instanceof WebAssembly.Module)) {\n';
+  const fallback = "        module_or_path = new URL('phylax_bg.wasm', import.meta.url);\n";
+  let text = readFileSync(file, 'utf8');
+  if (text.split(check).length !== 2 || text.split(fallback).length !== 2) {
+    throw new Error(`${file}: the glue is not the shape modulesFromAnyRealm patches; revisit it for this wasm-bindgen`);
+  }
+  text = text
+    .replace(check, "    if (!(module instanceof WebAssembly.Module || Object.prototype.toString.call(module) === '[object WebAssembly.Module]')) {\n")
+    .replace(fallback, "        throw new Error('phylax: pass the WebAssembly module, its bytes or its URL');\n");
+  writeFileSync(file, text);
 }
 
 /**

@@ -133,17 +133,17 @@ pub(crate) mod ring_backend {
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) mod rustcrypto_backend {
-    use aes_gcm::aead::{AeadInOut, KeyInit};
-    use aes_gcm::{Aes256Gcm, Nonce, Tag};
+    use phylax_aes_gcm::Key as Cipher;
     use zeroize::Zeroizing;
 
     use super::{CryptoError, NONCE_LEN, TAG_LEN};
 
-    pub(crate) struct Key(Aes256Gcm);
+    /// The cipher lives in `phylax-aes-gcm`, compiled for speed apart from this crate.
+    pub(crate) struct Key(Cipher);
 
     impl Key {
         pub(crate) fn new(key: &[u8; 32]) -> Self {
-            Self(Aes256Gcm::new(key.into()))
+            Self(Cipher::new(key))
         }
 
         pub(crate) fn seal_in_place(
@@ -158,7 +158,7 @@ pub(crate) mod rustcrypto_backend {
             })?;
             let tag = self
                 .0
-                .encrypt_inout_detached(&Nonce::from(*nonce), aad, body.into())
+                .seal(nonce, aad, body)
                 .map_err(|_| CryptoError::InvalidSpec {
                     reason: "message too long for aes-gcm".to_owned(),
                 })?;
@@ -177,14 +177,10 @@ pub(crate) mod rustcrypto_backend {
                 .checked_sub(TAG_LEN)
                 .ok_or(CryptoError::DecryptFailed)?;
             let (body, tag) = ciphertext_and_tag.split_at(split);
+            let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| CryptoError::DecryptFailed)?;
             let mut buf = Zeroizing::new(body.to_vec());
             self.0
-                .decrypt_inout_detached(
-                    &Nonce::from(*nonce),
-                    aad,
-                    buf.as_mut_slice().into(),
-                    &Tag::try_from(tag).map_err(|_| CryptoError::DecryptFailed)?,
-                )
+                .open(nonce, aad, buf.as_mut_slice(), tag)
                 .map_err(|_| CryptoError::DecryptFailed)?;
             Ok(buf)
         }
