@@ -15,6 +15,7 @@ const RUNTIMES = [
   ['workerd', ['test/workerd.test.mjs']],
   ['chromium', ['test/chromium.test.mjs']],
   ['packaging', ['test/packaging.test.mjs']],
+  ['entries', ['test/entries.test.mjs']],
   ['examples', ['test/examples.test.mjs']],
   ['readme', ['test/readme.test.mjs']],
 ];
