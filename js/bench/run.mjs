@@ -6,16 +6,21 @@
 //   every request's entities new to the engine (its parsed-entity cache misses);
 // - field encryption: keyring.encryptField vs node:crypto and WebCrypto AES-256-GCM,
 //   each with a fresh random nonce, at 32 B, 256 B, 4 KiB, 1 MiB;
+// - large values: keyring.encryptBytesAsync / decryptBytesAsync (their WebCrypto path)
+//   vs bare WebCrypto AES-256-GCM at 1 MiB and 16 MiB, in Node and in headless Chromium
+//   (Debian's, through playwright-core; bench/large-payloads.mjs runs in both);
 // - cold start: import + instantiate + load a signed bundle, in a fresh process;
 // - gzipped .wasm size beside cedar-wasm's.
 // Each contender is measured in ROUNDS interleaved rounds; the median round is reported,
 // with the fastest and slowest. Prints a markdown table of ratios, then the absolute
 // numbers; `--json FILE` also writes every number (bench/run renders BENCHMARKS.md from
-// it); `--quick` takes short rounds, for checking the script, not for numbers.
+// it); `--quick` takes short rounds, for checking the script, not for numbers;
+// `--large-only` measures the large values alone (no --json then).
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, randomBytes, webcrypto } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -23,7 +28,7 @@ import * as phylax from '../dist/node.js';
 import { packBundle } from '../test/conformance.mjs';
 import { js, packCases, packSources } from '../test/fixtures.mjs';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' }, 'large-only': { type: 'boolean' } } });
 // Per contender: warm-up, then ROUNDS rounds of ROUND_MS (LARGE_MS for 1 MiB), interleaved.
 const plan = args.quick
   ? { rounds: 2, warmMs: 50, roundMs: 150, largeMs: 250, coldRuns: 2 }
@@ -73,6 +78,87 @@ async function compare(contenders, { ms = plan.roundMs } = {}) {
 
 const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
 const ratio = (x) => `${x.toFixed(2)}×`;
+
+// ------------------------------------------------------------------ large values
+const LARGE_LABEL = { [1 << 20]: '1 MiB', [16 << 20]: '16 MiB' };
+
+/** The page that runs bench/large-payloads.mjs in Chromium over the browser entry. */
+const largePage = (largePlan) => `<!doctype html><meta charset="utf-8"><title>phylax large values</title>
+<script type="module">
+  try {
+    const phylax = await import('/dist/browser.js');
+    const { measureLarge } = await import('/bench/large-payloads.mjs');
+    window.__large = { ...(await measureLarge(phylax, ${JSON.stringify(largePlan)})), userAgent: navigator.userAgent };
+  } catch (e) {
+    window.__error = String(e && e.stack || e);
+  }
+</script>`;
+
+async function largeInChromium(largePlan) {
+  const { launchChromium, serve } = await import('../test/harness.mjs');
+  const server = await serve({ '/dist/': join(js, 'dist'), '/bench/': join(js, 'bench') }, { '/index.html': largePage(largePlan) });
+  let browser;
+  try {
+    browser = await launchChromium();
+    const page = await browser.page();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => window.__large !== undefined || window.__error !== undefined, null, { timeout: 600_000 });
+    const { result, error } = await page.evaluate(() => ({ result: window.__large, error: window.__error }));
+    if (error) throw new Error(error);
+    return result;
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+}
+
+/** encryptBytesAsync / decryptBytesAsync vs bare WebCrypto at 1 and 16 MiB, in Node and Chromium, with the load around them. */
+async function largeValues() {
+  const { measureLarge } = await import('./large-payloads.mjs');
+  const largePlan = { rounds: plan.rounds, warmMs: plan.warmMs, roundMs: plan.largeMs };
+  const before = loadavg();
+  const node = { ...(await measureLarge(phylax, largePlan)), node: process.version };
+  let chromium;
+  try {
+    chromium = await largeInChromium(largePlan);
+  } catch (err) {
+    chromium = { error: String(err?.message ?? err).split('\n')[0] };
+  }
+  return { plan: largePlan, load: { before, after: loadavg() }, node, chromium };
+}
+
+/** Ratio rows (> 1×: Phylax faster) and absolute rows of the large values. */
+function largeRows(large) {
+  const ratios = [];
+  const absolute = [];
+  for (const [runtime, result] of [['Node', large.node], ['Chromium', large.chromium]]) {
+    if (result.error) {
+      ratios.push([`encryptBytesAsync / decryptBytesAsync: phylax vs WebCrypto (${runtime})`, `not run: ${result.error}`, '≥ 0.8×']);
+      continue;
+    }
+    for (const op of ['encrypt', 'decrypt']) {
+      for (const size of result.sizes) {
+        const { phylax: ours, webcrypto } = result[op][size];
+        ratios.push([`${op}BytesAsync ${LARGE_LABEL[size]}: phylax vs WebCrypto (${runtime})`, ratio(webcrypto.ns / ours.ns), '≥ 0.8×']);
+        absolute.push([`${op}BytesAsync ${LARGE_LABEL[size]} vs WebCrypto (${runtime})`, fmt(ours.ns), fmt(webcrypto.ns)]);
+      }
+    }
+  }
+  const la = (l) => l.map((x) => x.toFixed(2)).join(' / ');
+  const note = `Large values: load average (1 / 5 / 15 min) ${la(large.load.before)} before, ${la(large.load.after)} after${large.chromium.userAgent ? `; ${large.chromium.userAgent.match(/(?:Headless)?Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}` : ''}.`;
+  return { ratios, absolute, note };
+}
+
+if (args['large-only']) {
+  const large = await largeValues();
+  const { ratios, absolute, note } = largeRows(large);
+  console.log(`# phylax JS benchmarks: large values only${args.quick ? ' (--quick)' : ''}\n\nNode ${process.version}, ${process.platform}/${process.arch}. ${note}\n`);
+  console.log('| comparison | ratio | target |\n|---|---:|---|');
+  for (const r of ratios) console.log(`| ${r.join(' | ')} |`);
+  console.log('\n| measurement | phylax | peer |\n|---|---:|---:|');
+  for (const r of absolute) console.log(`| ${r.join(' | ')} |`);
+  process.exit(0);
+}
 
 // ------------------------------------------------------------------ decisions
 const table = packCases();
@@ -167,6 +253,8 @@ for (const size of sizes) {
   }, { ms: size >= 1 << 20 ? plan.largeMs : plan.roundMs });
 }
 const enc = Object.fromEntries(sizes.map((s) => [s, Object.fromEntries(Object.entries(encryption[s]).map(([k, v]) => [k, v.ns]))]));
+const large = await largeValues();
+const largeReport = largeRows(large);
 
 // ------------------------------------------------------------------ cold start and size
 const signer = phylax.generateSigningKey();
@@ -220,6 +308,7 @@ const rows = [
   ['decision: phylax vs cedar-wasm `isAuthorized`', ratio(decisionNs.isAuthorized / decisionNs.phylax), ''],
   ...sizes.map((s) => [`encryptField ${label[s]}: phylax vs WebCrypto`, ratio(enc[s].webcrypto / enc[s].phylax), s <= 256 ? '≥ 10×' : '']),
   ...sizes.map((s) => [`encryptField ${label[s]}: phylax vs node:crypto`, ratio(enc[s].node / enc[s].phylax), '']),
+  ...largeReport.ratios,
   ['gzipped .wasm: phylax / cedar-wasm', ratio(gz(ourWasm) / gz(cedarWasm)), '≤ 700 KB phylax'],
 ];
 console.log(`# phylax JS benchmarks${args.quick ? ' (--quick: short rounds, numbers are noisy)' : ''}\n\nNode ${process.version}, ${process.platform}/${process.arch}, cedar-wasm ${cedar.getCedarSDKVersion?.() ?? ''}; ${cases.length} healthcare pack cases, ${disagreements} disagreements.\n`);
@@ -234,16 +323,18 @@ console.log(`| plan (provider, records) vs one authorize | ${fmt(plans.planResou
 console.log(`| decision, every entity new, vs statefulIsAuthorized | ${fmt(decisionNs.phylaxNewEntities)} | ${fmt(decisionNs.stateful)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs WebCrypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].webcrypto)} |`);
 for (const s of sizes) console.log(`| encrypt ${label[s]} vs node:crypto | ${fmt(enc[s].phylax)} | ${fmt(enc[s].node)} |`);
+for (const r of largeReport.absolute) console.log(`| ${r.join(' | ')} |`);
 console.log(`| .wasm size (raw / gzip -9) | ${kb(ourWasm.length)} / ${kb(gz(ourWasm))} | ${kb(cedarWasm.length)} / ${kb(gz(cedarWasm))} |`);
 console.log(`| cold start: import + instantiate | ${cold.importMs.toFixed(1)} ms | |`);
 console.log(`| cold start: load signed bundle | ${cold.bundleMs.toFixed(1)} ms | |`);
 console.log(`| cold start: first decision | ${cold.firstDecisionMs.toFixed(2)} ms | |`);
 console.log(`| cold start, total (cedar-wasm: import + preparse + first stateful decision) | ${cold.totalMs.toFixed(1)} ms | ${cedarCold.totalMs.toFixed(1)} ms |`);
+console.log(`\n${largeReport.note}`);
 if (args.json) {
   writeFileSync(args.json, `${JSON.stringify({
     quick: Boolean(args.quick), plan, node: process.version, platform: `${process.platform}/${process.arch}`,
     cedarWasm: cedar.getCedarSDKVersion?.() ?? null, cedarLang: cedar.getCedarLangVersion?.() ?? null,
-    cases: cases.length, disagreements, decisions, encryption, plans,
+    cases: cases.length, disagreements, decisions, encryption, plans, largeValues: large,
     coldStart: { ...cold, runs: coldRuns },
     coldStartCedar: { ...cedarCold, runs: cedarColdRuns },
     wasmSize: {

@@ -2,6 +2,7 @@
 import * as glue from './wasm/phylax.js';
 import { bytes, call, nowSeconds, obj, options as known, PhylaxError, str, toJson, uint } from './errors.js';
 import { alive, currentEpoch, need } from './runtime.js';
+import { PlatformAead, TEST_HOOK, testHook } from './platform-aead.js';
 
 /** Stored keyring: wrapped keys only, safe to keep in the database. */
 export interface KeyringState {
@@ -92,6 +93,18 @@ export class RootKey {
 export class Keyring {
   readonly #inner: glue.Keyring;
   readonly #epoch = currentEpoch();
+  /** The WebCrypto path of `encryptBytesAsync` / `decryptBytesAsync`, with its imported subkeys. */
+  readonly #platform = new PlatformAead({
+    nonce: () => this.#use(() => glue.Keyring.__fieldNonce()),
+    sealing: (field, recordId, version) => this.#use((inner) => inner.__fieldSealing(field, recordId, version)),
+    subkey: (field, version) => this.#use((inner) => inner.__fieldSubkey(field, version)),
+    encryptBytes: (field, recordId, plaintext) => this.#use((inner) => inner.encryptBytes(field, recordId, plaintext)),
+    decryptBytes: (field, recordId, ciphertext) => this.#use((inner) => inner.decryptBytes(field, recordId, ciphertext)),
+  });
+
+  static {
+    Object.defineProperty(Keyring, TEST_HOOK, { value: testHook((keyring) => (keyring as Keyring).#platform) });
+  }
 
   private constructor(inner: glue.Keyring) {
     this.#inner = inner;
@@ -145,6 +158,7 @@ export class Keyring {
 
   /** New active data-key version; older ones still decrypt. */
   rotate(rootKey: RootKey, now: number = nowSeconds()): number {
+    this.#platform.forget();
     return this.#use((inner) => inner.rotate(rootKeyOf(rootKey), uint('now', now)));
   }
 
@@ -155,11 +169,13 @@ export class Keyring {
 
   /** Drops an old data-key version once nothing uses it. */
   retire(version: number): void {
+    this.#platform.forget();
     this.#use((inner) => inner.retire(uint('version', version)));
   }
 
   /** Crypto-shreds the tenant: every ciphertext then fails with `crypto.key_destroyed`. */
   destroy(now: number = nowSeconds()): void {
+    this.#platform.forget();
     this.#use((inner) => inner.destroy(uint('now', now)));
   }
 
@@ -179,6 +195,22 @@ export class Keyring {
 
   decryptBytes(field: string, recordId: string, ciphertext: Uint8Array): Uint8Array {
     return this.#use((inner) => inner.decryptBytes(str('field', field), str('recordId', recordId), bytes('ciphertext', ciphertext)));
+  }
+
+  /**
+   * `encryptBytes` for large values, at the platform's speed: from 16 KiB, where the
+   * runtime has WebCrypto (`crypto.subtle`), AES-256-GCM runs there (a 1 MiB value in
+   * ~1 ms instead of ~15 ms); smaller values, or without WebCrypto, take `encryptBytes`.
+   * The ciphertext is the same either way and opens with either method. Don't change
+   * the bytes until the promise settles.
+   */
+  async encryptBytesAsync(field: string, recordId: string, plaintext: Uint8Array | ArrayBuffer | Blob): Promise<Uint8Array> {
+    return this.#platform.encrypt(str('field', field), str('recordId', recordId), plaintext);
+  }
+
+  /** `decryptBytes` for large values, at the platform's speed (see `encryptBytesAsync`). */
+  async decryptBytesAsync(field: string, recordId: string, ciphertext: Uint8Array | ArrayBuffer | Blob): Promise<Uint8Array> {
+    return this.#platform.decrypt(str('field', field), str('recordId', recordId), ciphertext);
   }
 
   /** Whether a ciphertext is under an older key version (reads the header only). */
@@ -220,6 +252,7 @@ export class Keyring {
 
   /** Frees the WASM memory (wiping the keys) now rather than at garbage collection. */
   free(): void {
+    this.#platform.forget();
     this.#use((inner) => inner.free());
   }
 }

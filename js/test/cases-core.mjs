@@ -5,8 +5,14 @@
 // runtime (EdgeVM), in workerd and in Chromium. Only `globalThis.crypto.getRandomValues`
 // is borrowed, briefly, to inject a case's nonces (see `primeNonces`).
 //
-//   import { runCases } from './cases-core.mjs';
+//   import { runCases, replayAsync } from './cases-core.mjs';
 //   const { passed, failed, failures } = runCases(phylax, [{ file: 'crypto', data }]);
+//   const webcrypto = await replayAsync(phylax, [{ file: 'crypto', data }]);
+//
+// `replayAsync` replays the field cases again through `encryptBytesAsync` /
+// `decryptBytesAsync` with their WebCrypto path forced (src/platform-aead.ts): the same
+// expected bytes, made by the platform's AES-GCM instead of the core's, with the nonces
+// injected the same way (that path draws its nonce from the core's pool).
 
 export const FORMAT = 'phylax.conformance.v1';
 
@@ -473,6 +479,149 @@ function runFile(P, file, data, scratch, record, show) {
   } finally {
     for (const { engine } of engines.values()) engine?.free();
   }
+}
+
+// ------------------------------------------------------------------ async replays (WebCrypto)
+
+/** The test-only hook of src/platform-aead.ts: the size from which values take WebCrypto. */
+const PLATFORM_HOOK = Symbol.for('phylax.test.platformAead');
+const TEXT_PREFIX = 'phx1.';
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+function base64url(bytes) {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.ceil(((Math.min(3, bytes.length - i)) * 8) / 6);
+    for (let j = 0; j < chars; j++) out += B64URL[(n >> (18 - 6 * j)) & 63];
+  }
+  return out;
+}
+
+/** `phx1.` + base64url as the core decodes it (no padding, zero trailing bits), or undefined. */
+function decodeText(text) {
+  if (!text.startsWith(TEXT_PREFIX)) return undefined;
+  const body = text.slice(TEXT_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1) return undefined;
+  const bytes = base64urlBytes(body);
+  return base64url(bytes) === body ? bytes : undefined;
+}
+
+function isWellFormed(text) {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/**
+ * The field ops as bytes: the text form is `phx1.` + base64url of the binary form and a
+ * text value is its UTF-8, so a text case is a bytes case once the runner maps those.
+ * Each returns `(keyring) => answer`, or undefined for a case with no bytes equivalent:
+ * a ciphertext string that is not `phx1.` + strict base64url (the text decoder refuses it
+ * before any bytes exist) or text with a lone surrogate. Values that are not strings go
+ * through unmapped, and the async method must refuse them as the text method does.
+ */
+const ASYNC_OPS = {
+  encryptField(req) {
+    const { field, recordId, plaintext } = fields(req, ['field', 'recordId', 'plaintext']);
+    if (typeof plaintext === 'string' && !isWellFormed(plaintext)) return undefined;
+    const value = typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+    return async (k) => ({ ok: { ciphertext: TEXT_PREFIX + base64url(await k.encryptBytesAsync(field, recordId, value)) } });
+  },
+  decryptField(req) {
+    const { field, recordId, ciphertext } = fields(req, ['field', 'recordId', 'ciphertext']);
+    const value = typeof ciphertext === 'string' ? decodeText(ciphertext) : ciphertext;
+    if (value === undefined) return undefined;
+    return async (k) => {
+      const bytes = await k.decryptBytesAsync(field, recordId, value);
+      try {
+        return { ok: { plaintext: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) } };
+      } catch {
+        // decryptField's own rule (core `decrypt_field_text`), applied by the runner.
+        return { error: { code: 'crypto.malformed_ciphertext', message: 'the decrypted value is not UTF-8 text (decryptField\'s rule, applied by the runner)', hint: 'decrypt binary values with decryptBytes' } };
+      }
+    };
+  },
+};
+
+async function replayFile(P, hook, scratch, file, data, record, skip, showAnswer) {
+  if (!isObject(data) || data.format !== FORMAT) return; // runCases reports it
+  const prefix = typeof data.suite === 'string' && data.suite !== '' ? data.suite : file;
+  const fixtures = isObject(data.fixtures) ? data.fixtures : {};
+  for (const [i, c] of (Array.isArray(data.cases) ? data.cases : []).entries()) {
+    if (!isObject(c) || !Object.prototype.hasOwnProperty.call(ASYNC_OPS, c.op)) continue;
+    const id = `${prefix}/${typeof c.name === 'string' ? c.name : `#${i}`} (async)`;
+    try {
+      const op = ASYNC_OPS[c.op](c.request);
+      if (op === undefined) {
+        skip(id);
+        continue;
+      }
+      const fixture = fixtures.keyrings?.[c.keyring];
+      if (typeof c.keyring !== 'string' || !isObject(fixture)) fail(`no keyring fixture ${show(c.keyring)}`);
+      let keyring;
+      let answer;
+      try {
+        keyring = openKeyring(P, fixture);
+        // The WebCrypto path draws its nonce from the core's pool: primed as for runCases.
+        if (c.nonces !== undefined) primeNonces(scratch, c.nonces);
+        answer = await op(keyring).catch((err) => {
+          if (err instanceof CaseFailed) throw err;
+          if (err instanceof P.PhylaxError) return { error: { code: err.code, message: err.message, hint: err.hint } };
+          fail(`rejected with ${err && err.name}: ${err && err.message} (not a PhylaxError)`);
+        });
+        // An answer computed by WebCrypto left the field's subkey in the keyring's cache.
+        if ('ok' in answer && (await hook.cachedKeys(keyring)).length === 0) fail('answered without WebCrypto (no subkey imported)');
+      } catch (err) {
+        if (!(err instanceof P.PhylaxError)) throw err;
+        answer = { error: { code: err.code, message: err.message, hint: err.hint } }; // the fixture did not open
+      } finally {
+        keyring?.free();
+      }
+      showAnswer(id, answer);
+      record(id, checkAnswer(c.expect, answer));
+    } catch (err) {
+      record(id, err instanceof CaseFailed ? err.message : `runner error: ${err && err.name}: ${err && err.message}`);
+    }
+  }
+}
+
+/**
+ * Replays the field encrypt/decrypt cases of `files` through the async API with the
+ * WebCrypto path forced. Never rejects: `{ passed, failed, failures, notReplayable,
+ * shown }`, `notReplayable` counting the field cases with no bytes equivalent.
+ */
+export async function replayAsync(phylax, files, options = {}) {
+  const failures = [];
+  const shown = [];
+  let passed = 0;
+  let notReplayable = 0;
+  const record = (name, why) => {
+    if (why) failures.push({ name, why });
+    else passed += 1;
+  };
+  const showAnswer = (name, answer) => {
+    if (typeof options.show === 'string' && name.includes(options.show)) shown.push({ name, answer });
+  };
+  const hook = phylax.Keyring?.[PLATFORM_HOOK];
+  if (!hook || typeof globalThis.crypto?.subtle?.encrypt !== 'function') {
+    record('async replay', hook ? 'this runtime has no crypto.subtle' : 'the package has no platformAead test hook (Keyring[Symbol.for(\'phylax.test.platformAead\')])');
+    return { passed, failed: failures.length, failures, notReplayable, shown };
+  }
+  const before = hook.minBytes;
+  hook.minBytes = 0;
+  let root;
+  let scratch;
+  try {
+    root = phylax.RootKey.parse(SCRATCH_ROOT);
+    scratch = phylax.Keyring.create('conformance-scratch', root, 1_700_000_000);
+    for (const { file, data } of files) await replayFile(phylax, hook, scratch, file, data, record, () => { notReplayable += 1; }, showAnswer);
+  } catch (err) {
+    record('async replay', `${err && err.name}: ${err && err.message}`);
+  } finally {
+    hook.minBytes = before;
+    scratch?.free();
+    root?.free();
+  }
+  return { passed, failed: failures.length, failures, notReplayable, shown };
 }
 
 /**

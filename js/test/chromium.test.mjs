@@ -11,7 +11,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance</ti
   import * as phylax from '/dist/browser.js';
   import { run } from '/test/conformance.mjs';
   const data = await (await fetch('/data.json')).json();
-  window.__result = run(phylax, data);
+  window.__result = await run(phylax, data);
   window.__userAgent = navigator.userAgent;
   document.title = 'done';
 </script>`;
@@ -22,7 +22,7 @@ test('chromium: conformance through the browser entry', async (t) => {
   try {
     const page = await browser.page();
     await page.goto(`${server.url}/index.html`);
-    await page.waitForFunction(() => window.__result !== undefined || document.title === 'failed', null, { timeout: 60_000 }).catch(() => {});
+    await page.waitForFunction(() => window.__result !== undefined || document.title === 'failed', null, { timeout: 120_000 }).catch(() => {});
     const result = await page.evaluate(() => window.__result);
     assert.ok(result, `no result; page errors: ${page.errors.join(' | ')}`);
     assert.match(await page.evaluate(() => window.__userAgent), /HeadlessChrome|Chrome\//);

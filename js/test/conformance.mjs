@@ -1,10 +1,13 @@
 // Runtime-independent checks of the phylax package: the same code runs in Node, in the
 // edge runtime (EdgeVM), in workerd and in Chromium. It takes the API object and the
 // test data (see fixtures.mjs) and touches nothing else: no fs, no network, no clock
-// beyond what the API itself reads.
+// beyond what the API itself reads (except the WebCrypto checks of platform-aead.mjs,
+// which time one 16 MiB run and briefly replace crypto.getRandomValues and crypto.subtle).
 //
 //   import { run } from './conformance.mjs';
-//   const { passed, failed, failures } = run(phylax, data);
+//   const { passed, failed, failures } = await run(phylax, data);
+
+import { platformChecks } from './platform-aead.mjs';
 
 const ROOT_HEX = '0f'.repeat(32);
 const OTHER_ROOT_HEX = 'a5'.repeat(32);
@@ -604,18 +607,21 @@ export function checks(phylax, data) {
     throwsCode(P, 'request.invalid', () => P.exportWindowEnd(settings, 1.5), 'fractional time');
   });
 
+  // Large values through WebCrypto (async checks).
+  list.push(...platformChecks(P));
+
   return list;
 }
 
-/** Runs every check; never throws. */
-export function run(phylax, data) {
+/** Runs every check, one after the other (some are async); never rejects. */
+export async function run(phylax, data) {
   const failures = [];
   let passed = 0;
   const names = [];
   for (const [name, fn] of checks(phylax, data)) {
     names.push(name);
     try {
-      fn();
+      await fn();
       passed += 1;
     } catch (err) {
       failures.push({ name, message: err instanceof CheckFailed ? err.message : `${err && err.name}: ${err && err.message}${err && err.code ? ` (${err.code})` : ''}` });

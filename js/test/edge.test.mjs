@@ -33,6 +33,6 @@ test('edge runtime (EdgeVM, no code generation): conformance through phylax/init
 
   const module = platformModule(vm);
   const data = vm.evaluate('JSON.parse')(JSON.stringify(conformanceData()));
-  const result = JSON.parse(vm.evaluate('(m, d) => JSON.stringify(__conformance(m, d))')(module, data));
+  const result = JSON.parse(await vm.evaluate('async (m, d) => JSON.stringify(await __conformance(m, d))')(module, data));
   await report(t, result);
 });

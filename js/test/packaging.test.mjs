@@ -83,9 +83,10 @@ test('a TypeScript consumer type-checks against the shipped declarations (tsc --
     const chain = AuditChain.open('00'.repeat(32), 'acme');
     const seq: number = chain.append({ tenant: 'acme', actor: { id: 'dr' }, action: 'view', time: 1, outcome: 'success' }).seq;
     try { keyring.decryptField('f', 'r', ct); } catch (e) { if (e instanceof PhylaxError) { const c: string = e.code; void c; } }
+    async function large(file: Blob): Promise<Uint8Array> { return keyring.decryptBytesAsync('f', 'r', await keyring.encryptBytesAsync('f', 'r', file)); }
     declare const module: WebAssembly.Module;
     if (Math.random() > 2) initPhylaxSync(module);
-    void [allowed, load, who, scopes, seq];
+    void [allowed, load, who, scopes, seq, large];
   `);
   const tsc = () => execFileSync(join(js, 'node_modules', '.bin', 'tsc'), ['-p', join(project, 'tsconfig.json')], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
   try { tsc(); } catch (err) { assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`); }

@@ -22,7 +22,7 @@ test('workerd (miniflare): conformance through the workerd entry', async (t) => 
       async fetch(request) {
         const data = await request.json();
         const compiledFromBytes = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => 'allowed', (e) => 'refused');
-        return Response.json({ ...run(phylax, data), ready: phylax.isReady(), compiledFromBytes });
+        return Response.json({ ...(await run(phylax, data)), ready: phylax.isReady(), compiledFromBytes });
       },
     };`, JSON.stringify(conformanceData()));
   assert.match(worker, /from "\.\/wasm\/phylax_bg\.wasm"/, 'the .wasm import is left to workerd');
