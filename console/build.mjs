@@ -51,7 +51,7 @@ await build({
 // 4. The page, the stylesheet and the package's module (resolved through the package).
 copyFileSync(join(src, 'index.html'), join(dist, 'index.html'));
 copyFileSync(join(src, 'console.css'), join(assets, 'console.css'));
-const wasm = fileURLToPath(import.meta.resolve('phylax/phylax.wasm'));
+const wasm = fileURLToPath(import.meta.resolve('phylax/authoring.wasm'));
 copyFileSync(wasm, join(assets, 'wasm', 'phylax_bg.wasm'));
 
 // 5. gzip -9 siblings (Node's gzip writes mtime 0: the same bytes every build).

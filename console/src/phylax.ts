@@ -1,9 +1,11 @@
 /**
  * The phylax package, loaded on first use: its WebAssembly module (4+ MB) is fetched only
  * by the pages that decide or validate in the browser. The URL resolves beside the
- * bundle: /console/assets/wasm/phylax_bg.wasm.
+ * bundle: /console/assets/wasm/phylax_bg.wasm. The policies page validates drafts and
+ * builds engines from them, so this is `phylax/authoring` (the runtime entry `phylax`
+ * only loads signed bundles).
  */
-import * as phylax from 'phylax/init';
+import * as phylax from 'phylax/authoring/init';
 
 let loading: Promise<typeof phylax> | null = null;
 
@@ -15,4 +17,4 @@ export function loadPhylax(): Promise<typeof phylax> {
   return loading;
 }
 
-export type { Decision, Engine, PolicyFile, SignedBundle } from 'phylax/init';
+export type { Decision, Engine, PolicyFile, SignedBundle } from 'phylax/authoring/init';

@@ -13,7 +13,7 @@
 //! | all policy text of an engine, bytes | [`MAX_TOTAL_POLICY_BYTES`] (4 MiB) | `limit.source_too_large` |
 //! | nesting of `()`, `[]`, `{}` and `if` in a policy | [`MAX_POLICY_NESTING`] (32) | `limit.nesting_too_deep` |
 //! | operators in one policy (`&&`, `==`, `.`, `in`, ...) | [`MAX_POLICY_OPERATORS`] (256) | `limit.expression_too_long` |
-//! | nesting of `{}`, `[]`, `<>` in a schema | [`MAX_SCHEMA_NESTING`] (32; JSON schemas 64) | `limit.nesting_too_deep` |
+//! | nesting of `{}`, `[]`, `<>` in a schema | [`MAX_SCHEMA_NESTING`] (32; JSON schemas 72) | `limit.nesting_too_deep` |
 //! | nesting of a JSON value (context, entity attributes) | [`MAX_VALUE_NESTING`] (32) | `limit.nesting_too_deep` |
 //! | entities one request brings | [`MAX_REQUEST_ENTITIES`] (1,000) | `limit.too_many_entities` |
 //! | base entities of an engine | [`MAX_BASE_ENTITIES`] (1,000,000) | `limit.too_many_entities` |
@@ -34,8 +34,10 @@ pub const MAX_POLICY_NESTING: usize = 32;
 pub const MAX_POLICY_OPERATORS: usize = 256;
 /// Deepest nesting of a Cedar-syntax schema (record and set types).
 pub const MAX_SCHEMA_NESTING: usize = 32;
-/// Deepest nesting of a JSON-format schema (two JSON levels per record level).
-pub const MAX_JSON_SCHEMA_NESTING: usize = 64;
+/// Deepest nesting of a JSON-format schema (two JSON levels per record level, and the
+/// namespace around them: a Cedar-syntax schema at its limit is 65 deep in JSON form,
+/// the form signed bundles carry).
+pub const MAX_JSON_SCHEMA_NESTING: usize = 72;
 /// Deepest nesting of a JSON value Cedar parses (a context, an entity's attributes).
 pub const MAX_VALUE_NESTING: usize = 32;
 /// Most entities one request may bring.

@@ -502,7 +502,25 @@ fn bundles_sign_verify_and_refuse_tampering() {
     assert!(!format!("{key:?}").contains(key.to_secret_string().as_str()));
     let bundle = Bundle::new(spec(BTreeMap::new()), "2024.1", 1_700_000_000);
     let signed = key.sign(bundle.clone()).unwrap();
-    assert_eq!(signed.hash, bundle.hash().unwrap());
+    // Signed in runtime form: the schema in Cedar's JSON form (canonical), which a build
+    // without Cedar's schema-text grammar loads; converting again changes nothing.
+    let runtime_form = bundle.clone().in_runtime_form().unwrap();
+    assert!(!bundle.schema.trim_start().starts_with('{'));
+    assert!(
+        signed.bundle.schema.starts_with('{'),
+        "{}",
+        signed.bundle.schema
+    );
+    assert_eq!(signed.hash, runtime_form.hash().unwrap());
+    assert_eq!(
+        runtime_form
+            .clone()
+            .in_runtime_form()
+            .unwrap()
+            .hash()
+            .unwrap(),
+        signed.hash
+    );
     assert!(signed.hash.starts_with("sha256:") && signed.hash.len() == 71);
 
     let engine = Engine::from_bundle(&signed, &key.public_key()).unwrap();

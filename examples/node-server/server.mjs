@@ -5,7 +5,9 @@
 // Run with: node server.mjs   (a demo setup on 127.0.0.1:3000; prints a token to try)
 import { createServer as createHttpServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { Engine, Keyring, PhylaxError, TokenVerifier, parseApiKey, verifyApiKey, verifyWebhook } from 'phylax';
+// `phylax/authoring`: this server builds its engine from the pack's sources; a server
+// that loads signed bundles needs only `phylax`.
+import { Engine, Keyring, PhylaxError, TokenVerifier, parseApiKey, verifyApiKey, verifyWebhook } from 'phylax/authoring';
 
 const SPEC = { name: 'patients', fields: [{ pointer: '/name' }, { pointer: '/diagnosis' }] };
 
@@ -91,7 +93,7 @@ export function createServer(options) {
 /** Demo data: one tenant, one patient record, keys made up on the spot. */
 async function demo() {
   const { generateKeyPairSync, sign } = await import('node:crypto');
-  const { RootKey } = await import('phylax');
+  const { RootKey } = await import('phylax/authoring');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'demo' }] };
   const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');

@@ -25,6 +25,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import * as phylax from '../dist/node.js';
+// Bundles are signed where they are authored; the runtime entry (`phylax`) decides.
+import * as authoring from '../dist/authoring/node.js';
 import { packBundle } from '../test/conformance.mjs';
 import { js, packCases, packSources } from '../test/fixtures.mjs';
 
@@ -163,7 +165,9 @@ if (args['large-only']) {
 // ------------------------------------------------------------------ decisions
 const table = packCases();
 const pack = packSources();
-const engine = phylax.Engine.healthcare({ entities: table.baseEntities });
+const signer = authoring.generateSigningKey();
+const signed = authoring.signBundle(packBundle(pack), signer.secretKey);
+const engine = phylax.Engine.fromBundle(signed, { publicKey: signer.publicKey, entities: table.baseEntities });
 const cases = table.cases;
 const baseEntities = [...pack.entities, ...table.baseEntities];
 const cedarCall = (c) => ({
@@ -257,8 +261,6 @@ const large = await largeValues();
 const largeReport = largeRows(large);
 
 // ------------------------------------------------------------------ cold start and size
-const signer = phylax.generateSigningKey();
-const signed = phylax.signBundle(packBundle(pack), signer.secretKey);
 const coldScript = `
   const t0 = performance.now();
   const p = await import('phylax');

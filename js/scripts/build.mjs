@@ -36,8 +36,9 @@ const tsOnly = process.argv.includes('--ts-only');
  * one's reuses its build.
  */
 const ENTRIES = [
-  // `phylax`: deciding with engines from signed bundles, and everything in `phylax/crypto`.
-  { name: 'runtime', dist: '', glue: 'src/wasm', profile: 'wasm-release', features: [], api: 'api' },
+  // `phylax`: deciding with engines from signed bundles, and everything in `phylax/crypto`;
+  // no strict validation, no Cedar schema text (`Engine.fromParts` says to use authoring).
+  { name: 'runtime', dist: '', glue: 'src/wasm-runtime', profile: 'wasm-release', features: ['--no-default-features', '--features', 'policy'], api: 'api' },
   // `phylax/authoring`: everything, including `Engine.fromParts` and `validatePolicies`.
   { name: 'authoring', dist: 'authoring', glue: 'src/wasm', profile: 'wasm-release', features: [], api: 'api' },
   // `phylax/crypto`: fields, records, blind indexes, API keys, tokens, webhooks, audit; no Cedar.

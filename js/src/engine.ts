@@ -144,9 +144,13 @@ export class Engine {
     });
   }
 
-  /** Builds from a schema, policies and base entities, validated in strict mode. */
+  /**
+   * Builds from a schema, policies and base entities, validated in strict mode.
+   * `phylax/authoring` only: the runtime entry `phylax` loads signed bundles.
+   */
   static fromParts(parts: EngineParts): Engine {
     need();
+    authoringOnly('Engine.fromParts');
     return new Engine(call(() => {
       known('parts', parts, ['schema', 'policies', 'tenantPolicies', 'entities', 'options']);
       const { schema } = parts;
@@ -165,6 +169,7 @@ export class Engine {
   /** The built-in healthcare pack, with optional tenant policies and more base entities. */
   static healthcare(extra: { tenantPolicies?: Record<string, string | PolicyFile[]>; entities?: CedarEntity[] } = {}): Engine {
     need();
+    authoringOnly('Engine.healthcare');
     return new Engine(call(() => {
       known('extra', extra, ['tenantPolicies', 'entities']);
       const spec = JSON.parse(glue.healthcarePackSpec());
@@ -226,9 +231,13 @@ export function verifyBundle(bundle: SignedBundle, publicKey: string): { hash: s
   return jsonCall(() => glue.verifyBundle(toJson('bundle', { bundle: obj('bundle', bundle), publicKey: str('publicKey', publicKey) })));
 }
 
-/** Signs a bundle (normally on the host). */
+/**
+ * Signs a bundle (normally on the host), after it builds and validates; the schema is
+ * signed in Cedar's JSON form, which every entry loads. `phylax/authoring` only.
+ */
 export function signBundle(bundle: Record<string, unknown>, signingKey: string): SignedBundle {
   need();
+  authoringOnly('signBundle');
   return jsonCall(() => glue.signBundle(toJson('bundle', { bundle: obj('bundle', bundle), signingKey: str('signingKey', signingKey) })));
 }
 
@@ -238,8 +247,20 @@ export function generateSigningKey(): { secretKey: string; publicKey: string } {
   return jsonCall(() => glue.generateSigningKey());
 }
 
-/** Checks policies against a schema with file:line:column diagnostics. */
+/** Checks policies against a schema with file:line:column diagnostics. `phylax/authoring` only. */
 export function validatePolicies(request: Record<string, unknown>): { valid: boolean; error?: { code: string; message: string; hint: string }; diagnostics: unknown[] } {
   need();
+  authoringOnly('validatePolicies');
   return jsonCall(() => glue.validatePolicies(toJson('request', obj('request', request))));
 }
+
+/**
+ * The runtime entry's module is built without Cedar's validator and schema-text grammar
+ * (its glue has no `Engine.fromSpec`): what needs them says where they are.
+ */
+function authoringOnly(what: string): void {
+  if (typeof (glue.Engine as unknown as { fromSpec?: unknown }).fromSpec !== 'function') {
+    throw new PhylaxError('entry.authoring_only', `${what} needs Cedar's validator and schema parser, which the runtime entry \`phylax\` leaves out`, `import ${what.split('.')[0]} from \`phylax/authoring\`, or load a signed bundle with \`Engine.fromBundle\``);
+  }
+}
+

@@ -23,9 +23,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const js = dirname(dirname(fileURLToPath(import.meta.url)));
-const RUNTIMES = ['node', 'edge-runtime', 'workerd', 'chromium'];
-const ALIASES = { edge: 'edge-runtime', 'edge-runtime': 'edge-runtime', node: 'node', workerd: 'workerd', chromium: 'chromium' };
-const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>] [--max-failures <n>] [--show <text>]';
+const RUNTIMES = ['node', 'edge-runtime', 'workerd', 'chromium', 'node.phylax', 'node.phylax-crypto'];
+const ALIASES = { edge: 'edge-runtime', 'edge-runtime': 'edge-runtime', node: 'node', workerd: 'workerd', chromium: 'chromium', 'node.phylax': 'node.phylax', 'node.phylax-crypto': 'node.phylax-crypto' };
+const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|node.phylax|node.phylax-crypto|all] [--cases <dir>] [--max-failures <n>] [--show <text>]';
 
 function parseArgs(argv) {
   const opts = { runtimes: [], cases: join(js, '..', 'conformance', 'cases'), maxFailures: 25, show: undefined };
@@ -77,17 +77,30 @@ function loadCases(dir) {
 
 // ------------------------------------------------------------------ runtimes
 
+// node, edge-runtime, workerd and chromium replay every case through `phylax/authoring`
+// (the whole API: engines from specs). `node.phylax` replays them through the runtime
+// entry, which loads engines only from signed bundles (specs are signed with authoring's
+// signBundle, see cases-core.mjs `viaBundle`); `node.phylax-crypto` through the crypto
+// entry, which has no Cedar (the policy cases are counted as not run).
 async function runNode(json) {
-  const phylax = await import('../dist/node.js');
+  const phylax = await import('../dist/authoring/node.js');
   const { runCases, replayAsync } = await import('./cases-core.mjs');
   const { files, options } = JSON.parse(json);
   return { ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) };
 }
 
+async function runNodeEntry(tree, json) {
+  const phylax = await import(`../dist/${tree}node.js`);
+  const { runCases, replayAsync } = await import('./cases-core.mjs');
+  const { files, options } = JSON.parse(json);
+  const author = phylax.Engine === undefined ? undefined : await import('../dist/authoring/node.js');
+  return { ...runCases(phylax, files, { ...options, author }), webcrypto: await replayAsync(phylax, files, options) };
+}
+
 async function runEdge(json) {
   const { bundle, edgeVM, platformModule } = await import('./harness.mjs');
   const script = await bundle(`
-    import * as phylax from '../dist/init.js';
+    import * as phylax from '../dist/authoring/init.js';
     import { runCases, replayAsync } from './cases-core.mjs';
     globalThis.__cases = async (module, json) => {
       phylax.initPhylaxSync(module);
@@ -105,7 +118,7 @@ async function runEdge(json) {
 async function runWorkerd(json) {
   const { postToWorkerd } = await import('./harness.mjs');
   const { status, text } = await postToWorkerd(`
-    import * as phylax from '../dist/workerd.js';
+    import * as phylax from '../dist/authoring/workerd.js';
     import { runCases, replayAsync } from './cases-core.mjs';
     export default {
       async fetch(request) {
@@ -120,7 +133,7 @@ async function runWorkerd(json) {
 const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance cases</title>
 <script type="module">
   try {
-    const phylax = await import('/dist/browser.js');
+    const phylax = await import('/dist/authoring/browser.js');
     const { runCases, replayAsync } = await import('/test/cases-core.mjs');
     const { files, options } = await (await fetch('/cases.json')).json();
     window.__result = { ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) };
@@ -147,7 +160,10 @@ async function runChromium(json) {
   }
 }
 
-const RUN = { node: runNode, 'edge-runtime': runEdge, workerd: runWorkerd, chromium: runChromium };
+const RUN = {
+  node: runNode, 'edge-runtime': runEdge, workerd: runWorkerd, chromium: runChromium,
+  'node.phylax': (json) => runNodeEntry('', json), 'node.phylax-crypto': (json) => runNodeEntry('crypto/', json),
+};
 
 // ------------------------------------------------------------------ main
 
@@ -174,7 +190,7 @@ for (const runtime of opts.runtimes) {
   }
   // The async replays' own line, when there was anything to replay (a directory may hold no field cases).
   const { webcrypto } = result;
-  const lines = [[runtime, result, '']];
+  const lines = [[runtime, result, result.skipped ? ` (${result.skipped} cases not run: ${runtime === 'node.phylax' ? 'authoring only' : 'they need Cedar'})` : '']];
   if (webcrypto && webcrypto.passed + webcrypto.failures.length > 0) {
     lines.push([`${runtime}.webcrypto`, webcrypto, webcrypto.notReplayable ? ` (${webcrypto.notReplayable} field cases have no bytes form)` : '']);
   }

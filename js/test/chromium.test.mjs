@@ -8,7 +8,7 @@ import { conformanceData, js } from './fixtures.mjs';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance</title>
 <script type="module">
-  import * as phylax from '/dist/browser.js';
+  import * as phylax from '/dist/authoring/browser.js';
   import { run } from '/test/conformance.mjs';
   const data = await (await fetch('/data.json')).json();
   window.__result = await run(phylax, data);

@@ -9,11 +9,11 @@ import { test } from 'node:test';
 import { bundle, edgeVM, platformModule, report } from './harness.mjs';
 import { conformanceData, js } from './fixtures.mjs';
 
-const wasmBytes = readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'));
+const wasmBytes = readFileSync(join(js, 'dist', 'authoring', 'wasm', 'phylax_bg.wasm'));
 
 test('edge runtime (EdgeVM, no code generation): conformance through phylax/init', async (t) => {
   const script = await bundle(`
-    import * as phylax from '../dist/init.js';
+    import * as phylax from '../dist/authoring/init.js';
     import { run } from './conformance.mjs';
     globalThis.__conformance = (module, data) => { phylax.initPhylaxSync(module); return run(phylax, data); };
     globalThis.__phylax = phylax;`);

@@ -6,7 +6,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import * as phylax from '../dist/node.js';
+// Bundles are signed and engines authored with `phylax/authoring`; the examples that
+// load signed bundles (edge middleware, browser) run the runtime entry `phylax`.
+import * as phylax from '../dist/authoring/node.js';
 import { packBundle } from './conformance.mjs';
 import { bundle, edgeVM, launchChromium, platformModule, serve } from './harness.mjs';
 import { jwtKeys, js, packSources, root, signJwt } from './fixtures.mjs';
@@ -40,7 +42,7 @@ test('edge-middleware: 401, 403 and forward with the decision, audited, in the e
     }],
   });
   const vm = edgeVM();
-  vm.context.__platformWasmModule = platformModule(vm);
+  vm.context.__platformWasmModule = platformModule(vm, '');
   vm.evaluate(script);
   const audited = [];
   const records = { 'rec-1': { tenant: 'acme', patient: 'pt-1', providers: ['dr-1'] }, 'rec-9': { tenant: 'globex', patient: 'pt-9', providers: [] } };
@@ -138,7 +140,7 @@ test('node-server: routes protected by JWT, API key and webhook signature', asyn
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(js, join(dir, 'node_modules', 'phylax'), 'dir');
   const { createServer, FIELD_CLASSES } = await import(join(dir, 'server.mjs'));
-  const { Engine, Keyring, RootKey, issueApiKey, signWebhook } = await import(join(dir, 'node_modules', 'phylax', 'dist', 'node.js'));
+  const { Engine, Keyring, RootKey, issueApiKey, signWebhook } = await import(join(dir, 'node_modules', 'phylax', 'dist', 'authoring', 'node.js'));
 
   const keyring = Keyring.create('acme', RootKey.insecureDevKey(), NOW);
   const spec = { name: 'patients', fields: [{ pointer: '/name' }, { pointer: '/diagnosis' }] };

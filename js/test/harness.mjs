@@ -24,7 +24,7 @@ export async function bundle(source, { format = 'iife', external = [], plugins =
  * POSTs `body` to it once. The package's `.wasm` stays an import that workerd loads as a
  * CompiledWasm module, as on Cloudflare. Returns the bundled worker code and the answer.
  */
-export async function postToWorkerd(source, body) {
+export async function postToWorkerd(source, body, tree = 'authoring') {
   const { Miniflare } = await import('miniflare');
   const dir = mkdtempSync(join(tmpdir(), 'phylax-workerd-'));
   let mf;
@@ -32,7 +32,7 @@ export async function postToWorkerd(source, body) {
     const worker = await bundle(source, { format: 'esm', external: ['*.wasm'] });
     mkdirSync(join(dir, 'wasm'));
     writeFileSync(join(dir, 'worker.mjs'), worker);
-    copyFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'), join(dir, 'wasm', 'phylax_bg.wasm'));
+    copyFileSync(entryWasm(tree), join(dir, 'wasm', 'phylax_bg.wasm'));
     mf = new Miniflare({
       modules: true,
       scriptPath: join(dir, 'worker.mjs'),
@@ -124,9 +124,17 @@ export function edgeVM() {
   return new EdgeVM({ codeGeneration: { strings: false, wasm: false } });
 }
 
-/** The package's module compiled by the "platform" (outside the VM), for code in `vm`. */
-export function platformModule(vm) {
-  const module = new WebAssembly.Module(readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm')));
+/**
+ * The `.wasm` of an entry's tree: `authoring` (the tests' default: the whole API),
+ * `crypto`, or '' for the runtime entry `phylax` (dist/ itself).
+ */
+export function entryWasm(tree) {
+  return join(js, 'dist', ...(tree ? [tree] : []), 'wasm', 'phylax_bg.wasm');
+}
+
+/** An entry's module compiled by the "platform" (outside the VM), for code in `vm`. */
+export function platformModule(vm, tree = 'authoring') {
+  const module = new WebAssembly.Module(readFileSync(entryWasm(tree)));
   // A platform hands code a module of the code's own realm; Node's vm contexts each have
   // their own `WebAssembly.Module`, so the wasm-bindgen glue's `instanceof` check needs
   // the VM's prototype. The module itself stays the host-compiled one.

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as phylax from '../dist/node.js';
+import * as phylax from '../dist/authoring/node.js';
 import { checks } from './conformance.mjs';
 import { conformanceData, js } from './fixtures.mjs';
 
@@ -14,8 +14,13 @@ const data = conformanceData();
 for (const [name, fn] of checks(phylax, data)) test(name, fn);
 
 test('the package resolves to the node entry and exports the documented API', async () => {
-  const resolved = await import('phylax');
-  assert.equal(resolved.Engine, phylax.Engine, 'self-reference `phylax` is dist/node.js under the node condition');
+  const resolved = await import('phylax/authoring');
+  assert.equal(resolved.Engine, phylax.Engine, 'self-reference `phylax/authoring` is dist/authoring/node.js under the node condition');
+  // The runtime entry: the same API; what needs Cedar's validator says where it is.
+  const runtime = await import('phylax');
+  for (const call of [() => runtime.Engine.fromParts({ schema: '', policies: '' }), () => runtime.Engine.healthcare(), () => runtime.validatePolicies({}), () => runtime.signBundle({}, 'k')]) {
+    assert.throws(call, (e) => e instanceof runtime.PhylaxError && e.code === 'entry.authoring_only' && /phylax\/authoring/.test(e.hint));
+  }
   for (const name of ['Keyring', 'RootKey', 'Engine', 'verifyBundle', 'signBundle', 'generateSigningKey', 'validatePolicies',
     'issueApiKey', 'parseApiKey', 'verifyApiKey', 'rotateApiKey', 'revokeApiKey', 'TokenVerifier', 'verifyToken',
     'signWebhook', 'verifyWebhook', 'AuditChain', 'PhylaxError', 'initPhylax', 'initPhylaxSync', 'isReady']) {
@@ -86,7 +91,7 @@ test('a trap discards the instance: objects made before refuse use, new ones wor
   // A trap leaves the instance's memory and stack pointer unknown; the package must never
   // compute on it again. The limits keep hostile input from trapping, so the trap is
   // raised here by hand, inside the one wrapper every call into WASM goes through.
-  const { call } = await import('../dist/errors.js');
+  const { call } = await import('../dist/authoring/errors.js');
   const schema = 'entity User; entity Doc; action read appliesTo { principal: User, resource: Doc };';
   const policies = 'permit (principal, action, resource);';
   const request = { principal: { type: 'User', id: 'u' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd' } };

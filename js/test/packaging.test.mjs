@@ -27,7 +27,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the tarball holds dist, the .wasm, the README and no sources or tests', () => {
   const files = JSON.parse(npm(['pack', '--dry-run', '--json'], js))[0].files.map((f) => f.path);
-  for (const need of ['package.json', 'README.md', 'dist/node.js', 'dist/browser.js', 'dist/edge-light.js', 'dist/workerd.js', 'dist/init.js', 'dist/index.d.ts', 'dist/init.d.ts', 'dist/wasm/phylax_bg.wasm', 'dist/wasm/phylax.js']) {
+  for (const need of ['dist/crypto/node.js', 'dist/crypto/wasm/phylax_bg.wasm', 'dist/authoring/node.js', 'dist/authoring/wasm/phylax_bg.wasm', 'package.json', 'README.md', 'dist/node.js', 'dist/browser.js', 'dist/edge-light.js', 'dist/workerd.js', 'dist/init.js', 'dist/index.d.ts', 'dist/init.d.ts', 'dist/wasm/phylax_bg.wasm', 'dist/wasm/phylax.js']) {
     assert.ok(files.includes(need), `packs ${need}`);
   }
   assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('node_modules/')), files.join(' '));
@@ -36,23 +36,34 @@ test('the tarball holds dist, the .wasm, the README and no sources or tests', ()
   assert.deepEqual(readdirSync(join(project, 'node_modules')).filter((n) => !n.startsWith('.')), ['phylax']);
 });
 
-test('an ESM consumer imports phylax and phylax/init and uses them', () => {
+test('an ESM consumer imports each entry and uses it', () => {
   writeFileSync(join(project, 'check.mjs'), `
     import { Keyring, RootKey, Engine, signWebhook, verifyWebhook, PhylaxError } from 'phylax';
     import * as init from 'phylax/init';
+    import * as authoring from 'phylax/authoring';
+    import * as crypto from 'phylax/crypto';
     const k = Keyring.create('acme', RootKey.insecureDevKey());
     const ct = k.encryptField('patients.name', 'r1', 'Ada');
-    const engine = Engine.healthcare();
-    let code;
+    // Authored and signed with phylax/authoring, decided with the runtime entry phylax.
+    const signer = authoring.generateSigningKey();
+    const signed = authoring.signBundle({ format: 'phylax.bundle.v1', version: '1', createdAt: 0,
+      schema: 'entity User; entity Doc; action read appliesTo { principal: User, resource: Doc };',
+      platformPolicies: [{ name: 'p.cedar', text: 'permit (principal, action, resource);' }] }, signer.secretKey);
+    const engine = Engine.fromBundle(signed, { publicKey: signer.publicKey });
+    const decision = engine.authorize({ principal: { type: 'User', id: 'u' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Doc', id: 'd' } });
+    let code, authoringOnly;
     try { k.decryptField('patients.name', 'r2', ct); } catch (e) { code = e instanceof PhylaxError && e.code; }
+    try { Engine.healthcare(); } catch (e) { authoringOnly = e.code; }
     const header = signWebhook('body', 'whsec_x');
     console.log(JSON.stringify({
-      plain: k.decryptField('patients.name', 'r1', ct), code, hash: engine.bundleHash.slice(0, 7),
+      plain: k.decryptField('patients.name', 'r1', ct), code, decision: decision.decision, authoringOnly,
+      hash: authoring.Engine.healthcare().bundleHash.slice(0, 7),
       webhook: verifyWebhook(header, 'body', 'whsec_x').secretIndex, sameApi: init.Engine === Engine,
+      crypto: crypto.Engine === undefined && crypto.Keyring.open(k.state(), crypto.RootKey.insecureDevKey()).decryptField('patients.name', 'r1', ct),
       wasm: import.meta.resolve('phylax/phylax.wasm').endsWith('dist/wasm/phylax_bg.wasm'),
     }));`);
   const out = JSON.parse(execFileSync(process.execPath, ['check.mjs'], { cwd: project, encoding: 'utf8' }));
-  assert.deepEqual(out, { plain: 'Ada', code: 'crypto.decrypt_failed', hash: 'sha256:', webhook: 0, sameApi: true, wasm: true });
+  assert.deepEqual(out, { plain: 'Ada', code: 'crypto.decrypt_failed', decision: 'allow', authoringOnly: 'entry.authoring_only', hash: 'sha256:', webhook: 0, sameApi: true, crypto: 'Ada', wasm: true });
 });
 
 test('a TypeScript consumer type-checks against the shipped declarations (tsc --noEmit)', () => {

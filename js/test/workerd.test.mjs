@@ -16,7 +16,7 @@ test('the workerd binary runs on this machine', () => {
 test('workerd (miniflare): conformance through the workerd entry', async (t) => {
   // The worker: dist/workerd.js and the checks bundled into one module; the .wasm stays an import.
   const { worker, status, text } = await postToWorkerd(`
-    import * as phylax from '../dist/workerd.js';
+    import * as phylax from '../dist/authoring/workerd.js';
     import { run } from './conformance.mjs';
     export default {
       async fetch(request) {

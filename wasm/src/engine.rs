@@ -1,9 +1,11 @@
 //! `Engine` handle and bundle functions over `phylax_core::policy`.
 
-use phylax_core::policy::calls::{
-    self, LoadBundleRequest, SignBundleRequest, ValidateRequest, VerifyBundleRequest,
-};
-use phylax_core::policy::{pack, Engine as CoreEngine, EngineSpec};
+use phylax_core::policy::calls::{self, LoadBundleRequest, VerifyBundleRequest};
+#[cfg(feature = "authoring")]
+use phylax_core::policy::calls::{SignBundleRequest, ValidateRequest};
+#[cfg(feature = "authoring")]
+use phylax_core::policy::EngineSpec;
+use phylax_core::policy::{pack, Engine as CoreEngine};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{check, from_json, to_json};
@@ -18,6 +20,8 @@ pub struct Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Builds from an engine spec (JSON): schema, platform and tenant policies, entities.
+    /// `phylax/authoring` only.
+    #[cfg(feature = "authoring")]
     #[wasm_bindgen(js_name = fromSpec)]
     pub fn from_spec(spec_json: &str) -> Result<Engine, JsValue> {
         let spec: EngineSpec = from_json(spec_json)?;
@@ -85,7 +89,8 @@ pub fn verify_bundle(request_json: &str) -> Result<String, JsValue> {
     to_json(&check(calls::verify_bundle(&request))?)
 }
 
-/// `{bundle, signingKey}` JSON → signed bundle JSON, or throws.
+/// `{bundle, signingKey}` JSON → signed bundle JSON, or throws. `phylax/authoring` only.
+#[cfg(feature = "authoring")]
 #[wasm_bindgen(js_name = signBundle)]
 pub fn sign_bundle(request_json: &str) -> Result<String, JsValue> {
     let request: SignBundleRequest = from_json(request_json)?;
@@ -98,7 +103,8 @@ pub fn generate_signing_key() -> Result<String, JsValue> {
     to_json(&check(calls::generate_signing_key())?)
 }
 
-/// `ValidateRequest` JSON → `{valid, error?, diagnostics}` JSON.
+/// `ValidateRequest` JSON → `{valid, error?, diagnostics}` JSON. `phylax/authoring` only.
+#[cfg(feature = "authoring")]
 #[wasm_bindgen(js_name = validatePolicies)]
 pub fn validate_policies(request_json: &str) -> Result<String, JsValue> {
     let request: ValidateRequest = from_json(request_json)?;

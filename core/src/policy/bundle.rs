@@ -10,7 +10,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+#[cfg(feature = "authoring")]
+use ed25519_dalek::Signer;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -159,8 +161,13 @@ impl BundleSigningKey {
         BundlePublicKey(self.0.verifying_key())
     }
 
-    /// Hashes and signs a bundle.
+    /// Hashes and signs a bundle, its schema in Cedar's JSON form
+    /// ([`Bundle::in_runtime_form`]). Sign only specs that validate (every signer of
+    /// Phylax builds the engine first): a runtime without Cedar's validator trusts the
+    /// signature for it.
+    #[cfg(feature = "authoring")]
     pub fn sign(&self, bundle: Bundle) -> Result<SignedBundle, PolicyError> {
+        let bundle = bundle.in_runtime_form()?;
         if bundle.format != BUNDLE_FORMAT {
             return Err(PolicyError::BundleMalformed {
                 reason: format!(
@@ -231,6 +238,15 @@ impl Bundle {
             entities: self.entities.clone(),
             options: self.options.clone(),
         }
+    }
+
+    /// The same bundle with its schema in Cedar's JSON form (canonical), which every
+    /// entry of the npm package loads: the runtime entry has no schema-text grammar.
+    /// Idempotent; [`BundleSigningKey::sign`] applies it.
+    #[cfg(feature = "authoring")]
+    pub fn in_runtime_form(mut self) -> Result<Self, PolicyError> {
+        self.schema = super::source::schema_json_form(&self.schema, "schema")?;
+        Ok(self)
     }
 
     /// `sha256:` + hex of its canonical JSON.

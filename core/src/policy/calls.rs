@@ -7,6 +7,7 @@
 //! [`BatchResponse`], [`FieldsRequest`] → [`FieldsResponse`]. The `*_json` functions
 //! are the whole transport contract: JSON text in, `{"ok":..}` / `{"error":..}` out.
 
+#[cfg(feature = "authoring")]
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,9 @@ use serde_json::Value;
 use super::answer::Decision;
 use super::batch::{BatchRequest, BatchResponse};
 use super::bundle::{Bundle, BundlePublicKey, BundleSigningKey, SignedBundle};
-use super::engine::{Engine, EngineOptions, EngineSpec};
+#[cfg(feature = "authoring")]
+use super::engine::EngineSpec;
+use super::engine::{Engine, EngineOptions};
 use super::error::{PolicyError, SourceDiagnostic};
 use super::fields::{FieldsRequest, FieldsResponse};
 use super::request::AuthorizeRequest;
@@ -132,6 +135,7 @@ impl std::fmt::Debug for SigningKeyResponse {
 }
 
 /// `buildEngine`.
+#[cfg(feature = "authoring")]
 pub fn build_engine(spec: &EngineSpec) -> Result<Engine, PolicyError> {
     Engine::new(spec)
 }
@@ -168,6 +172,7 @@ pub fn readable_fields(
 }
 
 /// `validatePolicies`: never fails; the verdict says what is wrong.
+#[cfg(feature = "authoring")]
 pub fn validate_policies(req: &ValidateRequest) -> ValidateResponse {
     let spec = match &req.tenant {
         Some(tenant) => EngineSpec {
@@ -200,11 +205,14 @@ pub fn validate_policies(req: &ValidateRequest) -> ValidateResponse {
 }
 
 /// `signBundle`.
+#[cfg(feature = "authoring")]
 pub fn sign_bundle(req: &SignBundleRequest) -> Result<SignedBundle, PolicyError> {
     let key = BundleSigningKey::parse(&req.signing_key)?;
-    // Refuse to sign what would not load.
-    Engine::with_hash(&req.bundle.spec(), String::new())?;
-    key.sign(req.bundle.clone())
+    // Refuse to sign what would not load: the bundle as signed (schema in JSON form)
+    // builds and validates here, so a runtime that skips validation may trust it.
+    let bundle = req.bundle.clone().in_runtime_form()?;
+    Engine::with_hash(&bundle.spec(), String::new())?;
+    key.sign(bundle)
 }
 
 /// `verifyBundle`.
@@ -243,6 +251,7 @@ where
 }
 
 /// `buildEngine` on JSON text: the engine, or the error answer as JSON.
+#[cfg(feature = "authoring")]
 pub fn build_engine_json(json: &str) -> Result<Engine, String> {
     let spec: EngineSpec = parse_request(json).map_err(|b| Answer::<()>::Error(b).to_json())?;
     Engine::new(&spec)

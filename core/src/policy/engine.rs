@@ -197,6 +197,8 @@ impl Engine {
     /// Builds an engine: parses the schema, parses and strictly validates the platform
     /// and tenant policies, checks tenant policies stay in their tenant, and builds the
     /// base entities. The bundle hash is the hash of the spec's canonical JSON.
+    /// Authoring builds only: elsewhere engines come from signed bundles.
+    #[cfg(feature = "authoring")]
     pub fn new(spec: &EngineSpec) -> Result<Self, PolicyError> {
         // The limits before hashing too: canonicalization walks the entities recursively.
         check_spec_limits(spec)?;
@@ -257,6 +259,9 @@ impl Engine {
 
         // Platform layer.
         let platform_layer = source::parse_layer(&spec.platform_policies, "")?;
+        // Strict validation where it is compiled in (authoring builds, natively always).
+        // A build without it loads only signed bundles, which their signer validated.
+        #[cfg(feature = "authoring")]
         source::validate_layer(&schema, &platform_layer, &spec.platform_policies)?;
         let mut literals = Vec::new();
         let mut audit = HashMap::new();
@@ -292,6 +297,7 @@ impl Engine {
                     &base,
                 )?;
             }
+            #[cfg(feature = "authoring")]
             source::validate_layer(&schema, &layer, files)?;
             note(&layer, &mut audit);
             tenant_layers.push((tenant.clone(), layer));

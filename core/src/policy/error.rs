@@ -60,6 +60,10 @@ pub enum PolicyError {
         /// Cedar's explanation, with the location when known.
         message: String,
     },
+    /// A schema in Cedar's text syntax reached a build that reads only the JSON form
+    /// (the npm package's runtime entry): a bundle signed before signers wrote the JSON form.
+    #[error("this build reads schemas in Cedar's JSON form only, and the bundle's schema is Cedar schema text")]
+    SchemaTextUnsupported,
     /// A policy file does not parse. Fix the syntax at the given place.
     #[error("policies do not parse: {}", list(.diagnostics))]
     Parse {
@@ -191,6 +195,7 @@ impl Diagnostic for PolicyError {
     fn code(&self) -> &'static str {
         match self {
             Self::Schema { .. } => "policy.schema_invalid",
+            Self::SchemaTextUnsupported => "policy.schema_text_unsupported",
             Self::Parse { .. } => "policy.parse_failed",
             Self::Validation { .. } => "policy.validation_failed",
             Self::DuplicatePolicyId { .. } => "policy.duplicate_id",
@@ -214,6 +219,7 @@ impl Diagnostic for PolicyError {
     fn hint(&self) -> &'static str {
         match self {
             Self::Schema { .. } => "fix the schema (Cedar schema syntax or JSON schema format) at the place shown",
+            Self::SchemaTextUnsupported => "sign the bundle again with a current signer (`phylax bundle`, the server, or `signBundle` from `phylax/authoring`: they write the schema's JSON form), or load it with `phylax/authoring`",
             Self::Parse { .. } => "fix the Cedar syntax at the file, line and column shown",
             Self::Validation { .. } => "make the policies agree with the schema: check attribute names, types and which actions apply to which entity types",
             Self::DuplicatePolicyId { .. } => "give each policy a unique `@id(\"...\")` annotation",

@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{Policy, PolicyId, PolicySet, Schema};
+#[cfg(feature = "authoring")]
+use cedar_policy::{ValidationMode, Validator};
 use serde::{Deserialize, Serialize};
 
 use super::error::{PolicyError, SourceDiagnostic};
@@ -179,6 +181,7 @@ pub(crate) fn policy_set<'a>(
 }
 
 /// Validates a layer in strict mode, mapping each error to its file and line.
+#[cfg(feature = "authoring")]
 pub(crate) fn validate_layer(
     schema: &Schema,
     layer: &ParsedLayer,
@@ -214,14 +217,23 @@ pub(crate) fn validate_layer(
 }
 
 /// Parses a schema in Cedar syntax, or in Cedar's JSON schema format when the text is
-/// a JSON object.
+/// a JSON object. A build without `authoring` reads the JSON form only.
 pub(crate) fn parse_schema(text: &str, file: &str) -> Result<Schema, PolicyError> {
     crate::limits::check_schema_text(file, text)?;
-    if text.trim_start().starts_with('{') {
+    if is_json_form(text) {
         return Schema::from_json_str(text).map_err(|err| PolicyError::Schema {
             message: format!("{file}: {}", one_line(&err)),
         });
     }
+    parse_schema_text(text, file)
+}
+
+fn is_json_form(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+#[cfg(feature = "authoring")]
+fn parse_schema_text(text: &str, file: &str) -> Result<Schema, PolicyError> {
     Schema::from_cedarschema_str(text)
         .map(|(schema, _warnings)| schema)
         .map_err(|err| {
@@ -230,4 +242,35 @@ pub(crate) fn parse_schema(text: &str, file: &str) -> Result<Schema, PolicyError
                 message: format!("{file}:{line}:{column}: {}", one_line(&err)),
             }
         })
+}
+
+#[cfg(not(feature = "authoring"))]
+fn parse_schema_text(_text: &str, _file: &str) -> Result<Schema, PolicyError> {
+    Err(PolicyError::SchemaTextUnsupported)
+}
+
+/// The schema in Cedar's JSON form (RFC 8785 canonical, so the same schema always gives
+/// the same text and bundle hash): what a signed bundle carries, so that a runtime
+/// without Cedar's schema-text grammar loads it. JSON-form text is returned as it is.
+#[cfg(feature = "authoring")]
+pub(crate) fn schema_json_form(text: &str, file: &str) -> Result<String, PolicyError> {
+    if is_json_form(text) {
+        return Ok(text.to_owned());
+    }
+    crate::limits::check_schema_text(file, text)?;
+    let (fragment, _warnings) =
+        cedar_policy::SchemaFragment::from_cedarschema_str(text).map_err(|err| {
+            let (line, column) = location(&err, text);
+            PolicyError::Schema {
+                message: format!("{file}:{line}:{column}: {}", one_line(&err)),
+            }
+        })?;
+    let value = fragment
+        .to_json_value()
+        .map_err(|err| PolicyError::Schema {
+            message: format!("{file}: {}", one_line(&err)),
+        })?;
+    serde_json_canonicalizer::to_string(&value).map_err(|err| PolicyError::Schema {
+        message: format!("{file}: {err}"),
+    })
 }

@@ -69,7 +69,10 @@ pub async fn bundle(
         &state.extra_entities,
     )
     .map_err(|e| ApiError::from_diagnostic(&e))?;
-    let bundle = Bundle::new(spec, format!("{tenant}@v{version}"), created_at);
+    // As signed (schema in Cedar's JSON form), so the ETag is the signed bundle's hash.
+    let bundle = Bundle::new(spec, format!("{tenant}@v{version}"), created_at)
+        .in_runtime_form()
+        .map_err(|e| ApiError::from_diagnostic(&e))?;
     let hash = bundle.hash().map_err(|e| ApiError::from_diagnostic(&e))?;
     let etag = format!("\"{hash}\"");
     let matches = headers
