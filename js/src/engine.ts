@@ -237,8 +237,8 @@ export function verifyBundle(bundle: SignedBundle, publicKey: string): { hash: s
  */
 export function signBundle(bundle: Record<string, unknown>, signingKey: string): SignedBundle {
   need();
-  authoringOnly('signBundle');
-  return jsonCall(() => glue.signBundle(toJson('bundle', { bundle: obj('bundle', bundle), signingKey: str('signingKey', signingKey) })));
+  const sign = authoringExport<(json: string) => string>('signBundle');
+  return jsonCall(() => sign(toJson('bundle', { bundle: obj('bundle', bundle), signingKey: str('signingKey', signingKey) })));
 }
 
 /** A new Ed25519 bundle signing key pair. */
@@ -250,8 +250,18 @@ export function generateSigningKey(): { secretKey: string; publicKey: string } {
 /** Checks policies against a schema with file:line:column diagnostics. `phylax/authoring` only. */
 export function validatePolicies(request: Record<string, unknown>): { valid: boolean; error?: { code: string; message: string; hint: string }; diagnostics: unknown[] } {
   need();
-  authoringOnly('validatePolicies');
-  return jsonCall(() => glue.validatePolicies(toJson('request', obj('request', request))));
+  const validate = authoringExport<(json: string) => string>('validatePolicies');
+  return jsonCall(() => validate(toJson('request', obj('request', request))));
+}
+
+/**
+ * A glue function only the authoring module has, looked up by name: the runtime entry's
+ * glue does not export it, and bundlers (Turbopack, webpack) refuse a static
+ * `glue.signBundle` that names a missing export.
+ */
+function authoringExport<T>(name: string): T {
+  authoringOnly(name);
+  return (glue as unknown as Record<string, T>)[name];
 }
 
 /**

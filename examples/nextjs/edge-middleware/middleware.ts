@@ -1,31 +1,11 @@
 // A Next.js edge middleware (the `middleware.ts` convention, deprecated in Next 16 in favour
-// of `proxy.ts`, which runs on Node only), on the edge runtime: every request to a record
-// is authenticated (JWT or tenant API key) and authorized against the tenant's signed policy
-// bundle before any route runs. Refused requests are answered here (401/403); allowed ones
-// reach the route with the decision in request headers.
-import { NextResponse, type NextRequest } from 'next/server';
-import { authenticate, authorizeRecord, refusalResponse } from '../shared/phylax';
-import { runtimeHeaders } from '../shared/runtime';
-
-const ACTIONS: Record<string, string> = { GET: 'view', PUT: 'update', PATCH: 'update', DELETE: 'delete' };
+// of `proxy.ts`, which runs on Node only), on the edge runtime: the same record guard
+// (shared/guard.ts) in front of `/api/records/:id`, deciding in the edge sandbox.
+import type { NextRequest } from 'next/server';
+import { guardRecord } from '../shared/guard';
 
 export function middleware(request: NextRequest) {
-  const recordId = request.nextUrl.pathname.split('/').pop()!;
-  let response: Response;
-  try {
-    const caller = authenticate(request.headers);
-    const decision = authorizeRecord(caller, ACTIONS[request.method] ?? 'update', recordId);
-    // Overwrites whatever a client sent under these names: the route trusts only these.
-    const headers = new Headers(request.headers);
-    headers.set('x-phylax-principal', `${caller.kind}:${caller.id}`);
-    headers.set('x-phylax-policies', decision.policies.join(','));
-    headers.set('x-phylax-bundle', decision.bundleHash);
-    response = NextResponse.next({ request: { headers } });
-  } catch (err) {
-    response = refusalResponse(err);
-  }
-  for (const [name, value] of Object.entries(runtimeHeaders())) response.headers.set(name, value);
-  return response;
+  return guardRecord(request);
 }
 
 export const config = { matcher: '/api/records/:id' };
