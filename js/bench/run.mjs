@@ -341,6 +341,10 @@ if (args.json) {
     coldStartCedar: { ...cedarCold, runs: cedarColdRuns },
     wasmSize: {
       phylax: { raw: ourWasm.length, gzip: gz(ourWasm) },
+      ...Object.fromEntries(['crypto', 'authoring'].map((tree) => {
+        const bytes = readFileSync(join(js, 'dist', tree, 'wasm', 'phylax_bg.wasm'));
+        return [`phylax/${tree}`, { raw: bytes.length, gzip: gz(bytes) }];
+      })),
       cedarWasm: { raw: cedarWasm.length, gzip: gz(cedarWasm) },
     },
   }, null, 2)}\n`);
