@@ -169,10 +169,10 @@ export class Engine {
   /** The built-in healthcare pack, with optional tenant policies and more base entities. */
   static healthcare(extra: { tenantPolicies?: Record<string, string | PolicyFile[]>; entities?: CedarEntity[] } = {}): Engine {
     need();
-    authoringOnly('Engine.healthcare');
+    const packSpec = authoringExport<() => string>('healthcarePackSpec', 'Engine.healthcare');
     return new Engine(call(() => {
       known('extra', extra, ['tenantPolicies', 'entities']);
-      const spec = JSON.parse(glue.healthcarePackSpec());
+      const spec = JSON.parse(packSpec());
       const tenants = tenantFiles(extra.tenantPolicies);
       for (const tenant of Object.keys(tenants)) addOwn(spec.tenantPolicies, tenant, tenants[tenant]);
       spec.entities.push(...entityList(extra.entities));
@@ -259,8 +259,8 @@ export function validatePolicies(request: Record<string, unknown>): { valid: boo
  * glue does not export it, and bundlers (Turbopack, webpack) refuse a static
  * `glue.signBundle` that names a missing export.
  */
-function authoringExport<T>(name: string): T {
-  authoringOnly(name);
+function authoringExport<T>(name: string, what: string = name): T {
+  authoringOnly(what);
   return (glue as unknown as Record<string, T>)[name];
 }
 

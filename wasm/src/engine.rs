@@ -3,9 +3,9 @@
 use phylax_core::policy::calls::{self, LoadBundleRequest, VerifyBundleRequest};
 #[cfg(feature = "authoring")]
 use phylax_core::policy::calls::{SignBundleRequest, ValidateRequest};
+use phylax_core::policy::Engine as CoreEngine;
 #[cfg(feature = "authoring")]
-use phylax_core::policy::EngineSpec;
-use phylax_core::policy::{pack, Engine as CoreEngine};
+use phylax_core::policy::{pack, EngineSpec};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{check, from_json, to_json};
@@ -77,6 +77,8 @@ pub fn plan_to_sql(request_json: &str) -> String {
 }
 
 /// The built-in healthcare pack as an engine spec (JSON), without tenant policies.
+/// `phylax/authoring` only (a spec needs `Engine.fromParts`).
+#[cfg(feature = "authoring")]
 #[wasm_bindgen(js_name = healthcarePackSpec)]
 pub fn healthcare_pack_spec() -> Result<String, JsValue> {
     to_json(&check(pack::healthcare(Default::default(), Vec::new()))?)
