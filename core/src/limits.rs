@@ -15,6 +15,7 @@
 //! | operators in one policy (`&&`, `==`, `.`, `in`, ...) | [`MAX_POLICY_OPERATORS`] (256) | `limit.expression_too_long` |
 //! | nesting of `{}`, `[]`, `<>` in a schema | [`MAX_SCHEMA_NESTING`] (32; JSON schemas 72) | `limit.nesting_too_deep` |
 //! | nesting of a JSON value (context, entity attributes) | [`MAX_VALUE_NESTING`] (32) | `limit.nesting_too_deep` |
+//! | nesting of one policy in Cedar's JSON form (signed bundles) | [`MAX_POLICY_JSON_NESTING`] (96) | `limit.nesting_too_deep` |
 //! | entities one request brings | [`MAX_REQUEST_ENTITIES`] (1,000) | `limit.too_many_entities` |
 //! | base entities of an engine | [`MAX_BASE_ENTITIES`] (1,000,000) | `limit.too_many_entities` |
 //! | items of one batch, fields of one field check | [`MAX_BATCH_ITEMS`], [`MAX_FIELDS`] (1,000 each) | `limit.too_many_items` |
@@ -40,6 +41,11 @@ pub const MAX_SCHEMA_NESTING: usize = 32;
 pub const MAX_JSON_SCHEMA_NESTING: usize = 72;
 /// Deepest nesting of a JSON value Cedar parses (a context, an entity's attributes).
 pub const MAX_VALUE_NESTING: usize = 32;
+/// Deepest nesting of one policy in Cedar's JSON policy format, the form signed bundles
+/// carry beside the text (two JSON levels per operator: a text policy at its operator
+/// limit can be far deeper, and then its file is signed as text alone). Below
+/// serde_json's own limit of 128 for the whole bundle around it.
+pub const MAX_POLICY_JSON_NESTING: usize = 96;
 /// Most entities one request may bring.
 pub const MAX_REQUEST_ENTITIES: usize = 1_000;
 /// Most base entities of one engine.
@@ -356,6 +362,15 @@ pub fn check_schema_text(what: &str, text: &str) -> Result<(), LimitError> {
 
 /// Checks how deep a JSON value nests, without recursion.
 pub fn check_value_nesting(what: &str, value: &serde_json::Value) -> Result<(), LimitError> {
+    check_json_nesting(what, value, MAX_VALUE_NESTING)
+}
+
+/// Checks that a JSON value nests at most `max` deep, without recursion.
+pub fn check_json_nesting(
+    what: &str,
+    value: &serde_json::Value,
+    max: usize,
+) -> Result<(), LimitError> {
     use serde_json::Value;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, depth)) = stack.pop() {
@@ -365,11 +380,11 @@ pub fn check_value_nesting(what: &str, value: &serde_json::Value) -> Result<(), 
             _ => continue,
         };
         let depth = depth + 1;
-        if depth > MAX_VALUE_NESTING {
+        if depth > max {
             return Err(LimitError::NestingTooDeep {
                 what: what.to_owned(),
                 found: depth,
-                max: MAX_VALUE_NESTING,
+                max,
                 line: 1,
             });
         }

@@ -496,6 +496,78 @@ fn readable_fields_feed_record_decryption() {
 }
 
 #[test]
+fn signed_bundles_carry_each_policy_in_json_form_and_it_must_be_the_texts() {
+    let key = BundleSigningKey::generate().unwrap();
+    let acme = vec![PolicyFile::new(
+        "acme.cedar",
+        "// acme lets staff export\n@id(\"staff-export\")\npermit (principal in Role::\"staff\", action == Action::\"export\", resource) when { resource.tenant == Tenant::\"acme\" };",
+    )];
+    let bundle = Bundle::new(
+        spec(BTreeMap::from([("acme".to_owned(), acme)])),
+        "2024.1",
+        1_700_000_000,
+    );
+    assert!(bundle.platform_policies.iter().all(|f| f.json.is_none()));
+    let signed = key.sign(bundle.clone()).unwrap();
+    // Every file, platform and tenant, carries one JSON policy per policy, in order.
+    let files: Vec<&PolicyFile> = signed
+        .bundle
+        .platform_policies
+        .iter()
+        .chain(signed.bundle.tenant_policies.values().flatten())
+        .collect();
+    assert_eq!(files.len(), bundle.platform_policies.len() + 1);
+    for file in &files {
+        let json = file.json.as_ref().expect("a JSON form");
+        let permits = file.text.matches("permit").count();
+        let forbids = file.text.matches("forbid").count();
+        assert_eq!(json.len(), permits + forbids, "{}", file.name);
+    }
+    let acme_json = &signed.bundle.tenant_policies["acme"][0]
+        .json
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(acme_json["effect"], "permit");
+    assert_eq!(acme_json["annotations"]["id"], "staff-export");
+    let engine = Engine::from_bundle(&signed, &key.public_key()).unwrap();
+    assert_eq!(
+        nurse_view(&engine, "acme").decision,
+        nurse_view(&Engine::new(&bundle.spec()).unwrap(), "acme").decision
+    );
+
+    // A JSON form that says something else than the text is refused where the text is
+    // parsed (the runtime entry decides with the JSON form), however it got there.
+    let mut lying = signed.bundle.spec();
+    lying.tenant_policies.get_mut("acme").unwrap()[0]
+        .json
+        .as_mut()
+        .unwrap()[0]["effect"] = json!("forbid");
+    let err = Engine::new(&lying).unwrap_err();
+    assert_eq!(err.code(), "policy.bundle_malformed");
+    assert!(err.to_string().contains("acme.cedar"), "{err}");
+    let mut fewer = signed.bundle.spec();
+    fewer.platform_policies[0].json.as_mut().unwrap().pop();
+    assert_eq!(
+        Engine::new(&fewer).unwrap_err().code(),
+        "policy.bundle_malformed"
+    );
+
+    // A policy deeper in JSON form than the limit is signed as text alone, and loads.
+    let chain = vec!["context.mfa"; 60].join(" && ");
+    let mut deep = bundle.clone();
+    deep.platform_policies.push(PolicyFile::new(
+        "deep.cedar",
+        format!("@id(\"deep\")\nforbid (principal, action == Action::\"export\", resource) unless {{ {chain} }};"),
+    ));
+    let deep = key.sign(deep).unwrap();
+    let file = deep.bundle.platform_policies.last().unwrap();
+    assert_eq!(file.name, "deep.cedar");
+    assert!(file.json.is_none());
+    assert!(deep.bundle.platform_policies[0].json.is_some());
+    Engine::from_bundle(&deep, &key.public_key()).unwrap();
+}
+
+#[test]
 fn bundles_sign_verify_and_refuse_tampering() {
     let key = BundleSigningKey::generate().unwrap();
     let other = BundleSigningKey::generate().unwrap();

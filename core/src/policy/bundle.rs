@@ -240,12 +240,21 @@ impl Bundle {
         }
     }
 
-    /// The same bundle with its schema in Cedar's JSON form (canonical), which every
-    /// entry of the npm package loads: the runtime entry has no schema-text grammar.
+    /// The same bundle in the form the npm runtime entry loads: the schema in Cedar's
+    /// JSON form (canonical; that entry has no schema-text grammar), and every policy
+    /// file with its policies in Cedar's JSON policy format beside the text (loading
+    /// them skips Cedar's policy grammar, most of a cold start in WebAssembly).
     /// Idempotent; [`BundleSigningKey::sign`] applies it.
     #[cfg(feature = "authoring")]
     pub fn in_runtime_form(mut self) -> Result<Self, PolicyError> {
         self.schema = super::source::schema_json_form(&self.schema, "schema")?;
+        let files = self
+            .platform_policies
+            .iter_mut()
+            .chain(self.tenant_policies.values_mut().flatten());
+        for file in files {
+            file.json = super::source::policies_json_form(file)?;
+        }
         Ok(self)
     }
 

@@ -25,6 +25,14 @@ pub struct PolicyFile {
     pub name: String,
     /// The Cedar source text.
     pub text: String,
+    /// The same policies in Cedar's JSON policy format, in source order, as signers write
+    /// them into bundles ([`super::Bundle::in_runtime_form`]). A build without
+    /// `authoring` (the npm runtime entry) loads these instead of parsing the text:
+    /// Cedar's policy grammar and the regular expressions of its lexer were most of
+    /// the WebAssembly cold start. A build with `authoring` parses the text and refuses
+    /// a JSON form that is not the text's own. Absent from files as authors write them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Vec<serde_json::Value>>,
 }
 
 impl PolicyFile {
@@ -33,6 +41,7 @@ impl PolicyFile {
         Self {
             name: name.into(),
             text: text.into(),
+            json: None,
         }
     }
 }
@@ -116,34 +125,14 @@ pub(crate) fn parse_layer(files: &[PolicyFile], prefix: &str) -> Result<ParsedLa
     let mut counter = 0usize;
     for (file_index, file) in files.iter().enumerate() {
         crate::limits::check_policy_text(&file.name, &file.text)?;
-        let set = match PolicySet::from_str(&file.text) {
-            Ok(set) => set,
-            Err(errs) => {
-                for err in errs.iter() {
-                    let (line, column) = location(err, &file.text);
-                    diagnostics.push(SourceDiagnostic {
-                        file: file.name.clone(),
-                        line,
-                        column,
-                        policy: None,
-                        message: one_line(err),
-                    });
-                }
+        let policies = match file_policies(file) {
+            Ok(policies) => policies,
+            Err(PolicyError::Parse { diagnostics: found }) => {
+                diagnostics.extend(found);
                 continue;
             }
+            Err(err) => return Err(err),
         };
-        if set.templates().next().is_some() {
-            diagnostics.push(SourceDiagnostic {
-                file: file.name.clone(),
-                line: 0,
-                column: 0,
-                policy: None,
-                message: "policy templates (`?principal`, `?resource`) are not supported; write static policies".to_owned(),
-            });
-            continue;
-        }
-        let mut policies: Vec<&Policy> = set.policies().collect();
-        policies.sort_by_key(|p| auto_index(p.id()));
         for policy in policies {
             let base = match policy.annotation("id") {
                 Some(id) => id.to_owned(),
@@ -162,6 +151,118 @@ pub(crate) fn parse_layer(files: &[PolicyFile], prefix: &str) -> Result<ParsedLa
     } else {
         Err(PolicyError::Parse { diagnostics })
     }
+}
+
+/// The policies of one file in source order, from its text; templates are refused.
+fn parse_text(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
+    let set = PolicySet::from_str(&file.text).map_err(|errs| PolicyError::Parse {
+        diagnostics: errs
+            .iter()
+            .map(|err| {
+                let (line, column) = location(err, &file.text);
+                SourceDiagnostic {
+                    file: file.name.clone(),
+                    line,
+                    column,
+                    policy: None,
+                    message: one_line(err),
+                }
+            })
+            .collect(),
+    })?;
+    if set.templates().next().is_some() {
+        return Err(PolicyError::Parse {
+            diagnostics: vec![SourceDiagnostic {
+                file: file.name.clone(),
+                line: 0,
+                column: 0,
+                policy: None,
+                message: "policy templates (`?principal`, `?resource`) are not supported; write static policies".to_owned(),
+            }],
+        });
+    }
+    let mut policies: Vec<Policy> = set.policies().cloned().collect();
+    policies.sort_by_key(|p| auto_index(p.id()));
+    Ok(policies)
+}
+
+/// The policies of one file, in source order: from the text, and a JSON form beside it
+/// must be the text's own (it is what the runtime entry decides with).
+#[cfg(feature = "authoring")]
+fn file_policies(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
+    let policies = parse_text(file)?;
+    if let Some(json) = &file.json {
+        let same = json.len() == policies.len()
+            && policies
+                .iter()
+                .zip(json)
+                .all(|(policy, given)| policy.to_json().is_ok_and(|own| &own == given));
+        if !same {
+            return Err(PolicyError::BundleMalformed {
+                reason: format!(
+                    "the JSON form of `{}` is not the JSON form of its text",
+                    file.name
+                ),
+            });
+        }
+    }
+    Ok(policies)
+}
+
+/// The policies of one file, in source order: from its JSON form when it has one (every
+/// bundle a current signer writes), else from its text.
+#[cfg(not(feature = "authoring"))]
+fn file_policies(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
+    let Some(json) = &file.json else {
+        return parse_text(file);
+    };
+    json.iter()
+        .map(|value| {
+            crate::limits::check_json_nesting(
+                &file.name,
+                value,
+                crate::limits::MAX_POLICY_JSON_NESTING,
+            )?;
+            Policy::from_json(None, value.clone()).map_err(|err| PolicyError::Parse {
+                diagnostics: vec![SourceDiagnostic {
+                    file: file.name.clone(),
+                    line: 0,
+                    column: 0,
+                    policy: None,
+                    message: one_line(&err),
+                }],
+            })
+        })
+        .collect()
+}
+
+/// A file's policies in Cedar's JSON policy format, in source order, for a signed
+/// bundle; `None` when a policy nests deeper in that form than
+/// [`crate::limits::MAX_POLICY_JSON_NESTING`] (the file is then signed as text alone,
+/// which every entry still loads).
+#[cfg(feature = "authoring")]
+pub(crate) fn policies_json_form(
+    file: &PolicyFile,
+) -> Result<Option<Vec<serde_json::Value>>, PolicyError> {
+    crate::limits::check_policy_text(&file.name, &file.text)?;
+    let mut json = Vec::new();
+    for policy in parse_text(file)? {
+        let value = policy.to_json().map_err(|err| PolicyError::Parse {
+            diagnostics: vec![SourceDiagnostic {
+                file: file.name.clone(),
+                line: 0,
+                column: 0,
+                policy: None,
+                message: one_line(&err),
+            }],
+        })?;
+        let nesting = crate::limits::MAX_POLICY_JSON_NESTING;
+        if crate::limits::check_json_nesting(&file.name, &value, nesting).is_err() {
+            return Ok(None);
+        }
+        json.push(value);
+    }
+    Ok(Some(json))
 }
 
 /// Builds a policy set from policies (ids already unique within each layer).
@@ -273,4 +374,59 @@ pub(crate) fn schema_json_form(text: &str, file: &str) -> Result<String, PolicyE
     serde_json_canonicalizer::to_string(&value).map_err(|err| PolicyError::Schema {
         message: format!("{file}: {err}"),
     })
+}
+
+/// The runtime path (a build without `authoring`, as the npm runtime entry): run with
+/// `cargo test -p phylax-core --no-default-features --features policy --lib`.
+#[cfg(all(test, not(feature = "authoring")))]
+mod runtime_tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        reason = "tests fail loudly"
+    )]
+    use super::*;
+    use crate::error::Diagnostic;
+
+    fn json_of(text: &str) -> Vec<serde_json::Value> {
+        let file = PolicyFile::new("a.cedar", text);
+        parse_text(&file)
+            .unwrap()
+            .iter()
+            .map(|p| p.to_json().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_file_with_a_json_form_is_loaded_from_it_not_from_its_text() {
+        let source = "@id(\"first\") permit (principal, action, resource);\n\
+                      forbid (principal, action, resource) when { context.x == 1 };";
+        let mut file = PolicyFile::new("a.cedar", "this is not Cedar");
+        file.json = Some(json_of(source));
+        let layer = parse_layer(&[file.clone()], "acme/").unwrap();
+        let ids: Vec<String> = layer.policies.iter().map(|p| p.id().to_string()).collect();
+        assert_eq!(ids, ["acme/first", "acme/policy1"]);
+        assert_eq!(layer.policies[1].effect(), cedar_policy::Effect::Forbid);
+        // Without the JSON form, the text is what is parsed (and here it fails).
+        file.json = None;
+        let err = parse_layer(&[file], "").unwrap_err();
+        assert_eq!(err.code(), "policy.parse_failed");
+    }
+
+    #[test]
+    fn a_bad_or_too_deep_json_form_is_refused_with_its_code() {
+        let mut file = PolicyFile::new("a.cedar", "");
+        file.json = Some(vec![serde_json::json!({"effect": "maybe"})]);
+        let err = parse_layer(&[file.clone()], "").unwrap_err();
+        assert_eq!(err.code(), "policy.parse_failed");
+        assert_eq!(err.diagnostics()[0].file, "a.cedar");
+
+        let mut deep = serde_json::json!(true);
+        for _ in 0..=crate::limits::MAX_POLICY_JSON_NESTING {
+            deep = serde_json::json!([deep]);
+        }
+        file.json = Some(vec![deep]);
+        let err = parse_layer(&[file], "").unwrap_err();
+        assert_eq!(err.code(), "limit.nesting_too_deep");
+    }
 }
