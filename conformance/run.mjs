@@ -1,7 +1,7 @@
 // Runs the conformance cases (conformance/cases/*.json) in every runtime, one after the
 // other, and prints one summary line per runtime:
 //
-//   node conformance/run.mjs                  # native, wasmtime, then the four JS runtimes
+//   node conformance/run.mjs                  # native, wasmtime, then the four JS runtimes (each entry)
 //   node conformance/run.mjs native js        # only some runners
 //
 // Each runner prints `conformance <runtime>: <passed> passed, <failed> failed` (its
@@ -33,7 +33,8 @@ const RUNNERS = [
   },
   {
     name: 'js',
-    runtimes: ['node', 'edge-runtime', 'workerd', 'chromium'],
+    // Each place through `phylax/authoring`, then through the `phylax` and `phylax/crypto` entries.
+    runtimes: ['node', 'edge-runtime', 'workerd', 'chromium'].flatMap((p) => [p, `${p}.phylax`, `${p}.phylax-crypto`]),
     cmd: process.execPath,
     args: [join(root, 'js', 'test', 'cases.mjs'), 'all',
       ...(process.env.PHYLAX_CONFORMANCE_CASES ? ['--cases', process.env.PHYLAX_CONFORMANCE_CASES] : [])],
@@ -109,7 +110,7 @@ for (const runner of selected) {
 }
 
 console.log('\nconformance summary');
-for (const { runtime, ok, text } of summary) console.log(`${ok ? 'ok  ' : 'FAIL'} ${runtime.padEnd(13)} ${text}`);
+for (const { runtime, ok, text } of summary) console.log(`${ok ? 'ok  ' : 'FAIL'} ${runtime.padEnd(36)} ${text}`);
 const allOk = summary.length > 0 && summary.every((s) => s.ok);
 console.log(`${allOk ? 'all runtimes agree with the cases' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exit(allOk ? 0 : 1);

@@ -23,9 +23,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const js = dirname(dirname(fileURLToPath(import.meta.url)));
-const RUNTIMES = ['node', 'edge-runtime', 'workerd', 'chromium', 'node.phylax', 'node.phylax-crypto'];
-const ALIASES = { edge: 'edge-runtime', 'edge-runtime': 'edge-runtime', node: 'node', workerd: 'workerd', chromium: 'chromium', 'node.phylax': 'node.phylax', 'node.phylax-crypto': 'node.phylax-crypto' };
-const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium|node.phylax|node.phylax-crypto|all] [--cases <dir>] [--max-failures <n>] [--show <text>]';
+const PLACES = ['node', 'edge-runtime', 'workerd', 'chromium'];
+// Each place through `phylax/authoring`, then through `phylax` and `phylax/crypto`.
+const RUNTIMES = [...PLACES, ...PLACES.flatMap((p) => [`${p}.phylax`, `${p}.phylax-crypto`])];
+const ALIASES = {
+  ...Object.fromEntries(RUNTIMES.map((r) => [r, r])),
+  edge: 'edge-runtime', 'edge.phylax': 'edge-runtime.phylax', 'edge.phylax-crypto': 'edge-runtime.phylax-crypto',
+};
+const USAGE = 'usage: node test/cases.mjs [node|edge|workerd|chromium][.phylax|.phylax-crypto] ... | all [--cases <dir>] [--max-failures <n>] [--show <text>]';
 
 function parseArgs(argv) {
   const opts = { runtimes: [], cases: join(js, '..', 'conformance', 'cases'), maxFailures: 25, show: undefined };
@@ -78,73 +83,79 @@ function loadCases(dir) {
 // ------------------------------------------------------------------ runtimes
 
 // node, edge-runtime, workerd and chromium replay every case through `phylax/authoring`
-// (the whole API: engines from specs). `node.phylax` replays them through the runtime
+// (the whole API: engines from specs). `<place>.phylax` replays them through the runtime
 // entry, which loads engines only from signed bundles (specs are signed with authoring's
-// signBundle, see cases-core.mjs `viaBundle`); `node.phylax-crypto` through the crypto
-// entry, which has no Cedar (the policy cases are counted as not run).
-async function runNode(json) {
-  const phylax = await import('../dist/authoring/node.js');
-  const { runCases, replayAsync } = await import('./cases-core.mjs');
-  const { files, options } = JSON.parse(json);
-  return { ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) };
-}
+// signBundle, loaded beside it, see cases-core.mjs `viaBundle`); `<place>.phylax-crypto`
+// through the crypto entry, which has no Cedar (the policy cases are counted as not run).
+// `tree`: the entry's subtree of dist/ ('authoring/', '' for `phylax`, 'crypto/').
 
-async function runNodeEntry(tree, json) {
+/** Whether the entry of `tree` needs `phylax/authoring` beside it (to sign the specs). */
+const needsAuthor = (tree) => tree === '';
+
+async function runNode(json, tree) {
   const phylax = await import(`../dist/${tree}node.js`);
   const { runCases, replayAsync } = await import('./cases-core.mjs');
   const { files, options } = JSON.parse(json);
-  const author = phylax.Engine === undefined ? undefined : await import('../dist/authoring/node.js');
+  const author = needsAuthor(tree) ? await import('../dist/authoring/node.js') : undefined;
   return { ...runCases(phylax, files, { ...options, author }), webcrypto: await replayAsync(phylax, files, options) };
 }
 
-async function runEdge(json) {
+/** The imports of a worker or edge script (bundled from js/test/): the entry's `file`, authoring's beside it when needed, the cases. */
+const runner = (tree, file) => `
+  import * as phylax from '../dist/${tree}${file}';
+  ${needsAuthor(tree) ? `import * as author from '../dist/authoring/${file}';` : 'const author = undefined;'}
+  import { runCases, replayAsync } from './cases-core.mjs';`;
+
+async function runEdge(json, tree) {
   const { bundle, edgeVM, platformModule } = await import('./harness.mjs');
   const script = await bundle(`
-    import * as phylax from '../dist/authoring/init.js';
-    import { runCases, replayAsync } from './cases-core.mjs';
-    globalThis.__cases = async (module, json) => {
+    ${runner(tree, 'init.js')}
+    globalThis.__cases = async (module, authorModule, json) => {
       phylax.initPhylaxSync(module);
+      author?.initPhylaxSync(authorModule);
       const { files, options } = JSON.parse(json);
-      return JSON.stringify({ ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) });
+      return JSON.stringify({ ...runCases(phylax, files, { ...options, author }), webcrypto: await replayAsync(phylax, files, options) });
     };`);
   const vm = edgeVM();
   vm.evaluate(script);
   // The edge's rule holds here: no WebAssembly compiled from bytes inside the VM.
   const refused = vm.evaluate(`(() => { try { new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return false; } catch (e) { return true; } })()`);
   if (!refused) throw new Error('the EdgeVM compiled WebAssembly from bytes: it does not behave like the edge');
-  return JSON.parse(await vm.evaluate('__cases')(platformModule(vm), json));
+  const authorModule = needsAuthor(tree) ? platformModule(vm, 'authoring') : undefined;
+  return JSON.parse(await vm.evaluate('__cases')(platformModule(vm, tree.replace(/\/$/, '')), authorModule, json));
 }
 
-async function runWorkerd(json) {
+async function runWorkerd(json, tree) {
   const { postToWorkerd } = await import('./harness.mjs');
+  const trees = [tree, ...(needsAuthor(tree) ? ['authoring/'] : [])].map((t) => t.replace(/\/$/, ''));
   const { status, text } = await postToWorkerd(`
-    import * as phylax from '../dist/authoring/workerd.js';
-    import { runCases, replayAsync } from './cases-core.mjs';
+    ${runner(tree, 'workerd.js')}
     export default {
       async fetch(request) {
         const { files, options } = await request.json();
-        return Response.json({ ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) });
+        return Response.json({ ...runCases(phylax, files, { ...options, author }), webcrypto: await replayAsync(phylax, files, options) });
       },
-    };`, json);
+    };`, json, trees);
   if (status !== 200) throw new Error(`the worker answered ${status}: ${text.slice(0, 500)}`);
   return JSON.parse(text);
 }
 
-const PAGE = `<!doctype html><meta charset="utf-8"><title>phylax conformance cases</title>
+const page = (tree) => `<!doctype html><meta charset="utf-8"><title>phylax conformance cases</title>
 <script type="module">
   try {
-    const phylax = await import('/dist/authoring/browser.js');
+    const phylax = await import('/dist/${tree}browser.js');
+    const author = ${needsAuthor(tree) ? "await import('/dist/authoring/browser.js')" : 'undefined'};
     const { runCases, replayAsync } = await import('/test/cases-core.mjs');
     const { files, options } = await (await fetch('/cases.json')).json();
-    window.__result = { ...runCases(phylax, files, options), webcrypto: await replayAsync(phylax, files, options) };
+    window.__result = { ...runCases(phylax, files, { ...options, author }), webcrypto: await replayAsync(phylax, files, options) };
   } catch (e) {
     window.__error = String(e && e.stack || e);
   }
 </script>`;
 
-async function runChromium(json) {
+async function runChromium(json, tree) {
   const { launchChromium, serve } = await import('./harness.mjs');
-  const server = await serve({ '/dist/': join(js, 'dist'), '/test/': join(js, 'test') }, { '/index.html': PAGE, '/cases.json': json });
+  const server = await serve({ '/dist/': join(js, 'dist'), '/test/': join(js, 'test') }, { '/index.html': page(tree), '/cases.json': json });
   let browser;
   try {
     browser = await launchChromium();
@@ -160,10 +171,13 @@ async function runChromium(json) {
   }
 }
 
-const RUN = {
-  node: runNode, 'edge-runtime': runEdge, workerd: runWorkerd, chromium: runChromium,
-  'node.phylax': (json) => runNodeEntry('', json), 'node.phylax-crypto': (json) => runNodeEntry('crypto/', json),
-};
+const RUN_IN = { node: runNode, 'edge-runtime': runEdge, workerd: runWorkerd, chromium: runChromium };
+const TREES = { '': 'authoring/', phylax: '', 'phylax-crypto': 'crypto/' };
+/** Runs the cases in `runtime` (`place` or `place.entry`). */
+function run(runtime, json) {
+  const [place, entry = ''] = runtime.split('.');
+  return RUN_IN[place](json, TREES[entry]);
+}
 
 // ------------------------------------------------------------------ main
 
@@ -183,14 +197,14 @@ let allOk = true;
 for (const runtime of opts.runtimes) {
   let result;
   try {
-    result = await RUN[runtime](json);
+    result = await run(runtime, json);
     if (!result || !Number.isInteger(result.passed) || !Array.isArray(result.failures)) throw new Error(`no result: ${JSON.stringify(result)?.slice(0, 300)}`);
   } catch (err) {
     result = { passed: 0, failed: loaded.cases, failures: [{ name: runtime, why: `could not run: ${err?.stack ?? err}` }] };
   }
   // The async replays' own line, when there was anything to replay (a directory may hold no field cases).
   const { webcrypto } = result;
-  const lines = [[runtime, result, result.skipped ? ` (${result.skipped} cases not run: ${runtime === 'node.phylax' ? 'authoring only' : 'they need Cedar'})` : '']];
+  const lines = [[runtime, result, result.skipped ? ` (${result.skipped} cases not run: ${runtime.endsWith('.phylax') ? 'authoring only' : 'they need Cedar'})` : '']];
   if (webcrypto && webcrypto.passed + webcrypto.failures.length > 0) {
     lines.push([`${runtime}.webcrypto`, webcrypto, webcrypto.notReplayable ? ` (${webcrypto.notReplayable} field cases have no bytes form)` : '']);
   }

@@ -1,7 +1,7 @@
 // The package's three entries (`phylax`, `phylax/crypto`, `phylax/authoring`): each module
 // within its gzip budget, each condition resolving into its own tree, the crypto entry
 // without Cedar, and values made by one entry accepted by another (they are one format).
-// The conformance cases run against each entry too (`test/cases.mjs --entry`).
+// The conformance cases run against each entry too (`test/cases.mjs all`: e.g. `workerd.phylax`).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

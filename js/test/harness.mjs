@@ -23,16 +23,32 @@ export async function bundle(source, { format = 'iife', external = [], plugins =
  * Runs `source` (a worker module, resolved from js/test/) in workerd through miniflare and
  * POSTs `body` to it once. The package's `.wasm` stays an import that workerd loads as a
  * CompiledWasm module, as on Cloudflare. Returns the bundled worker code and the answer.
+ * `trees`: the entries (`dist/` subtrees: 'authoring', '' for `phylax`, 'crypto') whose
+ * `.wasm` the worker imports. One keeps its import `./wasm/phylax_bg.wasm`; with more,
+ * each entry's import is renamed `./wasm/<tree or runtime>_bg.wasm`, as a bundler would.
  */
-export async function postToWorkerd(source, body, tree = 'authoring') {
+export async function postToWorkerd(source, body, trees = 'authoring') {
   const { Miniflare } = await import('miniflare');
+  const list = Array.isArray(trees) ? trees : [trees];
+  const fileOf = (tree) => (list.length === 1 ? 'phylax_bg.wasm' : `${tree || 'runtime'}_bg.wasm`);
+  const dist = join(js, 'dist');
+  const renamed = {
+    name: 'entry-wasm',
+    setup(b) {
+      b.onResolve({ filter: /\.wasm$/ }, (args) => {
+        const tree = args.resolveDir === dist ? '' : args.resolveDir.slice(dist.length + 1).split(sep)[0];
+        if (!list.includes(tree)) return { errors: [{ text: `${args.path} from ${args.resolveDir}: not one of the entries ${JSON.stringify(list)}` }] };
+        return { path: `./wasm/${fileOf(tree)}`, external: true };
+      });
+    },
+  };
   const dir = mkdtempSync(join(tmpdir(), 'phylax-workerd-'));
   let mf;
   try {
-    const worker = await bundle(source, { format: 'esm', external: ['*.wasm'] });
+    const worker = await bundle(source, { format: 'esm', plugins: [renamed] });
     mkdirSync(join(dir, 'wasm'));
     writeFileSync(join(dir, 'worker.mjs'), worker);
-    copyFileSync(entryWasm(tree), join(dir, 'wasm', 'phylax_bg.wasm'));
+    for (const tree of list) copyFileSync(entryWasm(tree), join(dir, 'wasm', fileOf(tree)));
     mf = new Miniflare({
       modules: true,
       scriptPath: join(dir, 'worker.mjs'),
