@@ -34,7 +34,7 @@ const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, json
 // Per contender: warm-up, then ROUNDS rounds of ROUND_MS (LARGE_MS for 1 MiB), interleaved.
 const plan = args.quick
   ? { rounds: 2, warmMs: 50, roundMs: 150, largeMs: 250, coldRuns: 2 }
-  : { rounds: 5, warmMs: 200, roundMs: 600, largeMs: 1000, coldRuns: 5 };
+  : { rounds: 5, warmMs: 200, roundMs: 600, largeMs: 1000, coldRuns: 9 };
 
 const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
 const require = createRequire(import.meta.url);
@@ -284,11 +284,19 @@ const cedarColdScript = `
   for (const a of [s, p, d]) if (a.type !== 'success') throw new Error(JSON.stringify(a.errors));
   console.log(JSON.stringify({ importMs: t1 - t0, preparseMs: t2 - t1, firstDecisionMs: t3 - t2, decision: d.response.decision }));`;
 // Fresh processes, the two interleaved so drift in the machine's load hits both alike.
+// Each round also runs both with V8 compiling WebAssembly on one background thread instead of
+// several (`--wasm-num-compilation-tasks=1`): on 2 cores the default's background tier-up
+// takes CPU from the main thread, and this shows how much of a cold start that is.
 const coldRuns = [];
 const cedarColdRuns = [];
+const coldRunsOneTask = [];
+const cedarColdRunsOneTask = [];
+const inFreshProcess = (flags, script) => JSON.parse(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: js, encoding: 'utf8' }));
 for (let i = 0; i < plan.coldRuns; i++) {
-  coldRuns.push(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: js, encoding: 'utf8' })));
-  cedarColdRuns.push(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', cedarColdScript], { cwd: js, encoding: 'utf8' })));
+  coldRuns.push(inFreshProcess([], coldScript));
+  cedarColdRuns.push(inFreshProcess([], cedarColdScript));
+  coldRunsOneTask.push(inFreshProcess(['--wasm-num-compilation-tasks=1'], coldScript));
+  cedarColdRunsOneTask.push(inFreshProcess(['--wasm-num-compilation-tasks=1'], cedarColdScript));
 }
 // The median of each phase over fresh processes.
 const medians = (runs) => Object.fromEntries(Object.keys(runs[0]).filter((k) => k.endsWith('Ms')).map((k) => [k, median(runs.map((r) => r[k]))]));
@@ -297,6 +305,8 @@ const cedarCold = medians(cedarColdRuns);
 const totalMs = (runs) => median(runs.map((r) => Object.entries(r).filter(([k]) => k.endsWith('Ms')).reduce((a, [, v]) => a + v, 0)));
 cold.totalMs = totalMs(coldRuns);
 cedarCold.totalMs = totalMs(cedarColdRuns);
+const coldOneTask = { ...medians(coldRunsOneTask), totalMs: totalMs(coldRunsOneTask) };
+const cedarColdOneTask = { ...medians(cedarColdRunsOneTask), totalMs: totalMs(cedarColdRunsOneTask) };
 const ourWasm = readFileSync(join(js, 'dist', 'wasm', 'phylax_bg.wasm'));
 const cedarWasm = readFileSync(join(require.resolve('@cedar-policy/cedar-wasm/nodejs').replace(/cedar_wasm\.js$/, ''), 'cedar_wasm_bg.wasm'));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
@@ -331,6 +341,7 @@ console.log(`| cold start: import + instantiate | ${cold.importMs.toFixed(1)} ms
 console.log(`| cold start: load signed bundle | ${cold.bundleMs.toFixed(1)} ms | |`);
 console.log(`| cold start: first decision | ${cold.firstDecisionMs.toFixed(2)} ms | |`);
 console.log(`| cold start, total (cedar-wasm: import + preparse + first stateful decision) | ${cold.totalMs.toFixed(1)} ms | ${cedarCold.totalMs.toFixed(1)} ms |`);
+console.log(`| cold start, total, \`--wasm-num-compilation-tasks=1\` | ${coldOneTask.totalMs.toFixed(1)} ms | ${cedarColdOneTask.totalMs.toFixed(1)} ms |`);
 console.log(`\n${largeReport.note}`);
 if (args.json) {
   writeFileSync(args.json, `${JSON.stringify({
@@ -339,6 +350,8 @@ if (args.json) {
     cases: cases.length, disagreements, decisions, encryption, plans, largeValues: large,
     coldStart: { ...cold, runs: coldRuns },
     coldStartCedar: { ...cedarCold, runs: cedarColdRuns },
+    coldStartOneTask: { ...coldOneTask, runs: coldRunsOneTask },
+    coldStartCedarOneTask: { ...cedarColdOneTask, runs: cedarColdRunsOneTask },
     wasmSize: {
       phylax: { raw: ourWasm.length, gzip: gz(ourWasm) },
       ...Object.fromEntries(['crypto', 'authoring'].map((tree) => {

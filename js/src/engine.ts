@@ -233,7 +233,8 @@ export function verifyBundle(bundle: SignedBundle, publicKey: string): { hash: s
 
 /**
  * Signs a bundle (normally on the host), after it builds and validates; the schema is
- * signed in Cedar's JSON form, which every entry loads. `phylax/authoring` only.
+ * signed in Cedar's JSON form and each policy file's policies in Cedar's JSON policy
+ * format beside its text, which the runtime entry decides with. `phylax/authoring` only.
  */
 export function signBundle(bundle: Record<string, unknown>, signingKey: string): SignedBundle {
   need();
