@@ -153,6 +153,19 @@ pub(crate) fn parse_layer(files: &[PolicyFile], prefix: &str) -> Result<ParsedLa
     }
 }
 
+/// A parse error of a whole file, without a line (Cedar's JSON forms carry none).
+fn file_error(file: &PolicyFile, message: String) -> PolicyError {
+    PolicyError::Parse {
+        diagnostics: vec![SourceDiagnostic {
+            file: file.name.clone(),
+            line: 0,
+            column: 0,
+            policy: None,
+            message,
+        }],
+    }
+}
+
 /// The policies of one file in source order, from its text; templates are refused.
 fn parse_text(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
     let set = PolicySet::from_str(&file.text).map_err(|errs| PolicyError::Parse {
@@ -171,15 +184,11 @@ fn parse_text(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
             .collect(),
     })?;
     if set.templates().next().is_some() {
-        return Err(PolicyError::Parse {
-            diagnostics: vec![SourceDiagnostic {
-                file: file.name.clone(),
-                line: 0,
-                column: 0,
-                policy: None,
-                message: "policy templates (`?principal`, `?resource`) are not supported; write static policies".to_owned(),
-            }],
-        });
+        return Err(file_error(
+            file,
+            "policy templates (`?principal`, `?resource`) are not supported; write static policies"
+                .to_owned(),
+        ));
     }
     let mut policies: Vec<Policy> = set.policies().cloned().collect();
     policies.sort_by_key(|p| auto_index(p.id()));
@@ -223,15 +232,7 @@ fn file_policies(file: &PolicyFile) -> Result<Vec<Policy>, PolicyError> {
                 value,
                 crate::limits::MAX_POLICY_JSON_NESTING,
             )?;
-            Policy::from_json(None, value.clone()).map_err(|err| PolicyError::Parse {
-                diagnostics: vec![SourceDiagnostic {
-                    file: file.name.clone(),
-                    line: 0,
-                    column: 0,
-                    policy: None,
-                    message: one_line(&err),
-                }],
-            })
+            Policy::from_json(None, value.clone()).map_err(|err| file_error(file, one_line(&err)))
         })
         .collect()
 }
@@ -247,15 +248,9 @@ pub(crate) fn policies_json_form(
     crate::limits::check_policy_text(&file.name, &file.text)?;
     let mut json = Vec::new();
     for policy in parse_text(file)? {
-        let value = policy.to_json().map_err(|err| PolicyError::Parse {
-            diagnostics: vec![SourceDiagnostic {
-                file: file.name.clone(),
-                line: 0,
-                column: 0,
-                policy: None,
-                message: one_line(&err),
-            }],
-        })?;
+        let value = policy
+            .to_json()
+            .map_err(|err| file_error(file, one_line(&err)))?;
         let nesting = crate::limits::MAX_POLICY_JSON_NESTING;
         if crate::limits::check_json_nesting(&file.name, &value, nesting).is_err() {
             return Ok(None);
