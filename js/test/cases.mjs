@@ -1,10 +1,13 @@
 // Replays conformance/cases/*.json through the npm package in each JS runtime and prints
 // one line per runtime, the line the native and wasmtime runners print too:
 //
-//   cd js && node test/cases.mjs [node|edge|workerd|chromium|all] [--cases <dir>]
-//                                [--max-failures <n>] [--show <text>]
+//   cd js && node test/cases.mjs [node|edge|workerd|chromium][.phylax|.phylax-crypto] ...|all
+//                                [--cases <dir>] [--max-failures <n>] [--show <text>]
 //
-//   conformance node: 2108 passed, 0 failed
+// A bare runtime name runs `phylax/authoring` there; `.phylax` the runtime entry,
+// `.phylax-crypto` the crypto entry; `all` runs the twelve.
+//
+//   conformance node: 2209 passed, 0 failed
 //   conformance node.webcrypto: 52 passed, 0 failed (7 field cases have no bytes form)
 //
 // The second line counts the field encrypt/decrypt cases replayed again through
