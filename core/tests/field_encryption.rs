@@ -625,3 +625,19 @@ proptest! {
         let _ = k.needs_rewrap(&format!("phx1.{s}"));
     }
 }
+
+#[test]
+fn decrypt_record_refuses_a_null_readable_list_instead_of_decrypting_everything() {
+    use phylax_core::crypto::calls::DecryptRecordRequest;
+    let base = json!({"spec": {"name": "patients", "fields": []}, "recordId": "p1", "record": {}});
+    let absent: DecryptRecordRequest = serde_json::from_value(base.clone()).unwrap();
+    assert_eq!(absent.readable, None);
+    let mut listed = base.clone();
+    listed["readable"] = json!(["/name"]);
+    let listed: DecryptRecordRequest = serde_json::from_value(listed).unwrap();
+    assert_eq!(listed.readable, Some(BTreeSet::from(["/name".to_owned()])));
+    let mut null = base;
+    null["readable"] = Value::Null;
+    let err = serde_json::from_value::<DecryptRecordRequest>(null).unwrap_err();
+    assert!(err.to_string().contains("null"), "{err}");
+}

@@ -60,7 +60,7 @@ function pointers(value: unknown): unknown[] {
   if (typeof value === 'object' && value !== null && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function') {
     return [...(value as Iterable<unknown>)];
   }
-  throw new PhylaxError('request.malformed', `\`readable\` must be an array of JSON pointers, not ${typeof value === 'string' ? 'a string' : typeof value}`, 'pass the `readable` answer of `engine.readableFields`, e.g. `["/name"]`');
+  throw new PhylaxError('request.malformed', `\`readable\` must be an array of JSON pointers, not ${value === null ? 'null' : typeof value === 'string' ? 'a string' : typeof value}`, 'pass the `readable` answer of `engine.readableFields`, e.g. `["/name"]`');
 }
 
 /** The operator's root key, held in WASM memory. */
@@ -238,10 +238,14 @@ export class Keyring {
     return this.#call('encryptRecord', { spec: obj('spec', spec), recordId: str('recordId', recordId), record: obj('record', record) });
   }
 
-  /** Decrypts the spec's fields; with `readable` (JSON pointers) the other listed fields are dropped. */
-  decryptRecord<T = Record<string, unknown>>(spec: RecordSpec, recordId: string, record: object, options: { readable?: Iterable<string> | null } = {}): T {
+  /**
+   * Decrypts the spec's fields; with `readable` (JSON pointers) the other listed fields
+   * are dropped. `readable: null` is refused (`request.malformed`), not read as "every
+   * field": a policy lookup that gave nothing must not decrypt the whole record.
+   */
+  decryptRecord<T = Record<string, unknown>>(spec: RecordSpec, recordId: string, record: object, options: { readable?: Iterable<string> } = {}): T {
     known('options', options, ['readable']);
-    const readable = options.readable == null ? undefined : pointers(options.readable);
+    const readable = options.readable === undefined ? undefined : pointers(options.readable);
     return this.#call('decryptRecord', { spec: obj('spec', spec), recordId: str('recordId', recordId), record: obj('record', record), readable }).record;
   }
 

@@ -221,6 +221,8 @@ export function checks(phylax, data) {
     eq(k.decryptRecord(SPEC, 'p1', enc.record), record, 'full decrypt');
     const partial = k.decryptRecord(SPEC, 'p1', enc.record, { readable: ['/name'] });
     eq(partial, { id: 'p1', name: 'Ada Lovelace', visits: 3 }, 'only readable listed fields');
+    // A missing answer is not "every field": null is refused (fail closed).
+    throwsCode(P, 'request.malformed', () => k.decryptRecord(SPEC, 'p1', enc.record, { readable: null }), 'readable: null');
     throwsCode(P, 'crypto.decrypt_failed', () => k.decryptRecord(SPEC, 'p2', enc.record), 'record moved to another id');
   });
 

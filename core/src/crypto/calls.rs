@@ -111,8 +111,21 @@ pub struct DecryptRecordRequest {
     /// The encrypted record.
     pub record: Value,
     /// When present, only these pointers are decrypted; other listed fields are dropped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `null` is refused, not read as "every field": a caller whose policy lookup gave
+    /// nothing must not get the whole record (fail closed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_set"
+    )]
     pub readable: Option<BTreeSet<String>>,
+}
+
+/// An optional set that, when given, is a set: absent is `None` (by `default`), `null` an error.
+fn present_set<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeSet<String>>, D::Error> {
+    BTreeSet::deserialize(deserializer).map(Some)
 }
 
 /// A decrypted record.
